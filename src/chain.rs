@@ -1,0 +1,177 @@
+//! A chain that can be a `static`: its writer and record buffer behind a spin
+//! lock, shared by tasks and interrupt handlers.
+
+use core::fmt;
+use heapless::Vec;
+
+#[cfg(not(feature = "portable-atomic"))]
+use core::sync::atomic::{AtomicU32, Ordering};
+#[cfg(feature = "portable-atomic")]
+use portable_atomic::{AtomicU32, Ordering};
+
+use crate::clock::Clock;
+use crate::level::Level;
+use crate::sink::SinkError;
+use crate::writer::{Head, Writer};
+
+/// An append failed; nothing of the record is in the chain.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum AppendError<E> {
+    /// The sink failed; the head did not advance.
+    Sink(SinkError<E>),
+    /// [`Chain::try_append`] found the chain busy. The record was counted, and
+    /// the next record written says how many were lost (`"unlogged":N`).
+    Busy,
+}
+
+impl<E> From<SinkError<E>> for AppendError<E> {
+    fn from(e: SinkError<E>) -> Self {
+        AppendError::Sink(e)
+    }
+}
+
+impl<E: fmt::Debug> fmt::Display for AppendError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppendError::Sink(e) => write!(f, "record not appended: {e}"),
+            AppendError::Busy => f.write_str(
+                "record not appended: the chain was busy (counted as unlogged)",
+            ),
+        }
+    }
+}
+
+impl<E: fmt::Debug> core::error::Error for AppendError<E> {}
+
+struct Locked<W, const N: usize> {
+    writer: Writer<W>,
+    json: Vec<u8, N>,
+}
+
+/// A hash chain over a sink `W`, with clock `C` and a record buffer of `N`
+/// bytes, that can live in a `static`.
+///
+/// The writer (head and sink) and the record buffer sit behind a spin lock:
+/// [`append`](Self::append) waits for it, [`try_append`](Self::try_append)
+/// never does, so an interrupt handler cannot deadlock against the code it
+/// interrupted. A record that `try_append` could not write is counted, and the
+/// next record written carries the count (`"unlogged":N`), covered by its
+/// hash: the verifier sees every loss.
+///
+/// `N` bounds a whole `block_json`; see [`message_capacity`](crate::message_capacity)
+/// for the message room it leaves. It must be at least
+/// [`MIN_CAPACITY`](crate::MIN_CAPACITY) (checked at compile time).
+pub struct Chain<W, C, const N: usize> {
+    locked: spin::Mutex<Locked<W, N>>,
+    clock: C,
+    unlogged: AtomicU32,
+}
+
+impl<W, C, const N: usize> Chain<W, C, N> {
+    /// A new chain at genesis.
+    pub const fn new(sink: W, clock: C) -> Self {
+        Self::resume(sink, clock, None)
+    }
+
+    /// A chain that continues after `head` (`None`: at genesis), as found by
+    /// [`resume`](crate::resume()).
+    pub const fn resume(sink: W, clock: C, head: Option<Head>) -> Self {
+        Chain {
+            locked: spin::Mutex::new(Locked {
+                writer: Writer::resume(sink, head),
+                json: Vec::new(),
+            }),
+            clock,
+            unlogged: AtomicU32::new(0),
+        }
+    }
+
+    /// The last record written (`None` while the chain is empty). Waits for the lock.
+    pub fn head(&self) -> Option<Head> {
+        self.locked.lock().writer.head()
+    }
+
+    /// Records lost so far that no written record has reported yet.
+    pub fn unlogged(&self) -> u32 {
+        self.unlogged.load(Ordering::Relaxed)
+    }
+
+    /// Counts one record as lost, to be reported by the next record written.
+    /// For callers that cannot return an error (the `log` facade).
+    pub fn note_unlogged(&self) {
+        self.unlogged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs `f` on the writer under the lock: to flush, or to write the
+    /// recovery records of a torn tail.
+    pub fn with_writer<R>(&self, f: impl FnOnce(&mut Writer<W>) -> R) -> R {
+        f(&mut self.locked.lock().writer)
+    }
+
+    /// Takes the writer (head and sink) out of the chain.
+    pub fn into_writer(self) -> Writer<W> {
+        self.locked.into_inner().writer
+    }
+}
+
+impl<W: embedded_io::Write, C: Clock, const N: usize> Chain<W, C, N> {
+    /// Appends a record, waiting for the lock. Do not call it from an
+    /// interrupt handler that may have interrupted an append: use
+    /// [`try_append`](Self::try_append) there.
+    pub fn append(
+        &self,
+        level: Level,
+        message: fmt::Arguments<'_>,
+    ) -> Result<Head, AppendError<W::Error>> {
+        let mut locked = self.locked.lock();
+        self.append_locked(&mut locked, level, message)
+    }
+
+    /// Appends a record if the chain is free, and never waits: for interrupt
+    /// context. If the chain is busy the record is counted as unlogged and
+    /// [`AppendError::Busy`] is returned.
+    pub fn try_append(
+        &self,
+        level: Level,
+        message: fmt::Arguments<'_>,
+    ) -> Result<Head, AppendError<W::Error>> {
+        match self.locked.try_lock() {
+            Some(mut locked) => self.append_locked(&mut locked, level, message),
+            None => {
+                self.note_unlogged();
+                Err(AppendError::Busy)
+            }
+        }
+    }
+
+    fn append_locked(
+        &self,
+        locked: &mut Locked<W, N>,
+        level: Level,
+        message: fmt::Arguments<'_>,
+    ) -> Result<Head, AppendError<W::Error>> {
+        let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
+        let Locked { writer, json } = locked;
+        let result = writer.append_args(json, level, message, self.clock.now(), unlogged.into());
+        if result.is_err() && unlogged > 0 {
+            // Not reported after all: the next record must still say so.
+            self.unlogged.fetch_add(unlogged, Ordering::Relaxed);
+        }
+        Ok(result?)
+    }
+
+    /// Flushes the sink, waiting for the lock.
+    pub fn flush(&self) -> Result<(), W::Error> {
+        self.locked.lock().writer.flush()
+    }
+}
+
+impl<W, C, const N: usize> fmt::Debug for Chain<W, C, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain")
+            .field("capacity", &N)
+            .field("unlogged", &self.unlogged())
+            .finish_non_exhaustive()
+    }
+}

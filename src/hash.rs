@@ -1,0 +1,137 @@
+//! The hash recipe: what a record's hash is, and how a hash is written as text.
+//!
+//! A record's hash is SHA-256 over exactly the bytes of its `block_json`, as they
+//! stand in the log (FORMAT.md, "Records"). [`BlockHasher`] is the one place
+//! that recipe lives; everything else asks it.
+
+use core::fmt;
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 digest: a record's hash, or the `prev_hash` it carries.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hash([u8; 32]);
+
+/// A hash as it stands in a log: 64 lowercase hexadecimal characters.
+pub type HexHash = [u8; 64];
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl Hash {
+    /// The `prev_hash` of the first record of a chain: 64 × `0`.
+    pub const GENESIS: Hash = Hash([0; 32]);
+
+    /// Wraps 32 raw digest bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Hash(bytes)
+    }
+
+    /// The 32 raw digest bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The hash as the log writes it: 64 lowercase hex digits.
+    pub fn to_hex(&self) -> HexHash {
+        let mut out = [0u8; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0.iter()) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
+        }
+        out
+    }
+
+    /// Parses exactly 64 lowercase hex digits, the only spelling the format allows.
+    ///
+    /// Upper-case digits are refused: a log that changed `a` to `A` has been edited.
+    pub fn from_hex(text: &[u8]) -> Option<Hash> {
+        if text.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+            *byte = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
+        }
+        Some(Hash(out))
+    }
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hex = self.to_hex();
+        // `to_hex` only ever writes ASCII hex digits.
+        f.write_str(core::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({self})")
+    }
+}
+
+/// The hash recipe, fed incrementally: SHA-256 over the raw `block_json` bytes.
+///
+/// It is `Clone`, so a writer can hash the part of a block that does not depend
+/// on the chain head (`levelno`, `message`) before taking the lock, and finish
+/// the tail inside it.
+#[derive(Clone, Default)]
+pub struct BlockHasher(Sha256);
+
+impl BlockHasher {
+    /// A hasher that has seen nothing yet.
+    pub fn new() -> Self {
+        BlockHasher(Sha256::new())
+    }
+
+    /// Feeds more `block_json` bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The hash of everything fed so far.
+    pub fn finish(self) -> Hash {
+        Hash(self.0.finalize().into())
+    }
+
+    /// The hash of one whole `block_json`.
+    pub fn hash(block_json: &[u8]) -> Hash {
+        let mut hasher = BlockHasher::new();
+        hasher.update(block_json);
+        hasher.finish()
+    }
+}
+
+impl fmt::Debug for BlockHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BlockHasher")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_case() {
+        let h = BlockHasher::hash(b"abc");
+        let hex = h.to_hex();
+        assert_eq!(
+            &hex[..],
+            b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(Hash::from_hex(&hex), Some(h));
+        let mut upper = hex;
+        upper[0] = b'B';
+        assert_eq!(Hash::from_hex(&upper), None);
+        assert_eq!(Hash::from_hex(&hex[..63]), None);
+        assert_eq!(Hash::GENESIS.to_hex(), [b'0'; 64]);
+    }
+}

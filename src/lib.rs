@@ -1,0 +1,51 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+//! # Modules
+//!
+//! | module | its one job |
+//! | --- | --- |
+//! | `hash` | the hash recipe and the [`Hash`] type |
+//! | `escape` | message ↔ JSON string ↔ display escaping |
+//! | `record` | the two-line record format: build, write, check one |
+//! | `writer` | a chain's head and sink, without a lock ([`Writer`]) |
+//! | `chain` | a `static`-able chain behind a spin lock ([`Chain`]) |
+//! | `verify` | the streaming verifier ([`Verifier`]) |
+//! | `resume` | continuing from a log's tail ([`resume()`]) |
+
+mod chain;
+mod clock;
+mod escape;
+mod hash;
+mod level;
+#[cfg(feature = "log")]
+mod log_facade;
+mod record;
+mod resume;
+mod sink;
+mod verify;
+mod writer;
+
+pub use chain::{AppendError, Chain};
+pub use clock::{Clock, NoClock, Timestamp};
+pub use escape::BadEscape;
+pub use hash::{BlockHasher, Hash, HexHash};
+pub use level::Level;
+#[cfg(feature = "log")]
+pub use log_facade::Logger;
+pub use record::{message_capacity, Draft, RecordFault, MIN_CAPACITY};
+pub use resume::{resume, Recovery, RecoveryPart, ResumeError, Resumed};
+pub use sink::SinkError;
+pub use verify::{
+    verify_read, ExpectedHead, Failure, FailureKind, Options, Report, SegmentStart, Start,
+    TornTail, Verdict, Verifier,
+};
+pub use writer::{Head, Writer};
+
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+#[path = "../std-backend/mod.rs"]
+pub mod std_backend;

@@ -1,0 +1,81 @@
+//! The `log` facade over a [`Chain`]: `log::info!` and friends write records.
+
+use crate::chain::Chain;
+use crate::clock::Clock;
+use crate::level::Level;
+
+impl From<log::Level> for Level {
+    fn from(level: log::Level) -> Self {
+        match level {
+            log::Level::Error => Level::Error,
+            log::Level::Warn => Level::Warning,
+            log::Level::Info => Level::Info,
+            log::Level::Debug => Level::Debug,
+            log::Level::Trace => Level::Trace,
+        }
+    }
+}
+
+/// A `log::Log` over a `static` [`Chain`], for `log::set_logger`.
+///
+/// `in_interrupt` tells whether the caller runs in an interrupt handler; there
+/// the logger uses [`Chain::try_append`], which never waits (a busy chain
+/// counts the record as unlogged), elsewhere [`Chain::append`]. On Cortex-M,
+/// pass a function that reads the active vector (IPSR); on a host,
+/// [`Logger::blocking`].
+///
+/// `log::Log` cannot return errors: a record the sink failed to take is
+/// counted as unlogged, so the next record written reports it.
+pub struct Logger<W: 'static, C: 'static, const N: usize> {
+    chain: &'static Chain<W, C, N>,
+    in_interrupt: fn() -> bool,
+}
+
+fn never() -> bool {
+    false
+}
+
+impl<W, C, const N: usize> Logger<W, C, N> {
+    /// A logger that asks `in_interrupt` before each record.
+    pub const fn new(chain: &'static Chain<W, C, N>, in_interrupt: fn() -> bool) -> Self {
+        Logger {
+            chain,
+            in_interrupt,
+        }
+    }
+
+    /// A logger that always waits for the chain: for hosts and for firmware
+    /// that never logs from an interrupt handler.
+    pub const fn blocking(chain: &'static Chain<W, C, N>) -> Self {
+        Self::new(chain, never)
+    }
+}
+
+impl<W, C, const N: usize> log::Log for Logger<W, C, N>
+where
+    W: embedded_io::Write + Send,
+    C: Clock + Sync,
+{
+    fn enabled(&self, _metadata: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let level = Level::from(record.level());
+        let result = if (self.in_interrupt)() {
+            self.chain.try_append(level, *record.args())
+        } else {
+            self.chain.append(level, *record.args())
+        };
+        if let Err(crate::AppendError::Sink(_)) = result {
+            self.chain.note_unlogged();
+        }
+    }
+
+    fn flush(&self) {
+        if !(self.in_interrupt)() {
+            // Nowhere to report a flush error; the next append will meet it.
+            let _ = self.chain.flush();
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Continuing a chain from the tail of a log, and keeping a torn tail.
+//!
+//! [`resume`] reads only the last bytes of a log: it finds the last complete
+//! record, checks it on its own, and returns the head to continue from. Bytes
+//! after that record (a record cut off by a crash) are the torn tail: they are
+//! never dropped silently, but written back inside the message of new records
+//! ([`Recovery`], [`Writer::append_recovered`](crate::Writer::append_recovered)).
+
+use core::fmt;
+
+use crate::record::{self, RecordFault, BLOCK_PREFIX};
+use crate::writer::Head;
+
+/// Where a chain continues, found in the tail of a log.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Resumed {
+    /// The last complete record (`None`: the log holds no complete record).
+    pub head: Option<Head>,
+    /// Where the complete records end in the tail slice; `tail[end..]` is the
+    /// torn tail (empty when the log ends cleanly).
+    pub end: usize,
+}
+
+/// Why a log cannot be continued from this tail.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum ResumeError {
+    /// The tail holds no complete record but is not the whole log: read a
+    /// longer tail (or the last record is longer than the caller accepts).
+    NeedMoreTail,
+    /// The last complete record fails its own check: the log was edited, and
+    /// is not to be extended. `offset` is where the record starts in the tail.
+    LastRecord {
+        /// What is wrong with it.
+        fault: RecordFault,
+        /// Its first byte, as an index into the tail slice.
+        offset: usize,
+    },
+    /// After the last complete record stands something that is not the start
+    /// of a record (a complete line that is not a display line).
+    MalformedTail {
+        /// The start of the offending bytes in the tail slice.
+        offset: usize,
+    },
+}
+
+impl fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResumeError::NeedMoreTail => f.write_str("no complete record in the tail read"),
+            ResumeError::LastRecord { fault, .. } => {
+                write!(f, "the last record fails its own check: {fault}")
+            }
+            ResumeError::MalformedTail { .. } => {
+                f.write_str("the log ends in something that is not a record")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ResumeError {}
+
+/// Finds where to continue a chain from the last bytes of a log.
+///
+/// `tail` is the end of the log: at least one whole record plus the LF before
+/// it, unless `whole_log` says it is the entire log. Only the last complete
+/// record is checked (its hash, its display line); what follows it is the torn
+/// tail, `tail[end..]`, which may hold one complete display line and part of
+/// the next line, or part of a display line, but nothing more.
+pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
+    let mut lines = LinesBack::new(tail);
+    // The last LF-terminated line, skipping an unterminated remainder.
+    let Some(mut last) = lines.next() else {
+        return if whole_log {
+            Ok(Resumed { head: None, end: 0 })
+        } else {
+            Err(ResumeError::NeedMoreTail)
+        };
+    };
+    if !last.bytes.starts_with(BLOCK_PREFIX) {
+        // A complete display line whose block line never came: torn, if it
+        // has the shape of a display line.
+        if record::split_display_line(last.bytes).is_none() {
+            return Err(ResumeError::MalformedTail { offset: last.start });
+        }
+        match lines.next() {
+            Some(line) => last = line,
+            None if whole_log && last.start == 0 => {
+                return Ok(Resumed { head: None, end: 0 })
+            }
+            None => return Err(ResumeError::NeedMoreTail),
+        }
+        if !last.bytes.starts_with(BLOCK_PREFIX) {
+            return Err(ResumeError::MalformedTail { offset: last.start });
+        }
+    }
+    let block = last;
+    let display = match lines.next() {
+        Some(line) if line.start > 0 || whole_log => line,
+        None if whole_log => return Err(ResumeError::MalformedTail { offset: block.start }),
+        _ => return Err(ResumeError::NeedMoreTail),
+    };
+    let checked = record::check(display.bytes, block.bytes).map_err(|fault| {
+        ResumeError::LastRecord {
+            fault,
+            offset: display.start,
+        }
+    })?;
+    Ok(Resumed {
+        head: Some(Head {
+            seq: checked.seq,
+            hash: checked.hash,
+        }),
+        end: block.end,
+    })
+}
+
+/// One LF-terminated line found walking backwards.
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    bytes: &'a [u8],
+    /// Index of its first byte.
+    start: usize,
+    /// Index one past its LF.
+    end: usize,
+}
+
+/// Walks the LF-terminated lines of a slice from the end. A first line with no
+/// LF before it is only returned when it starts the slice (index 0).
+struct LinesBack<'a> {
+    tail: &'a [u8],
+    /// One past the LF of the next line to return.
+    end: Option<usize>,
+}
+
+impl<'a> LinesBack<'a> {
+    fn new(tail: &'a [u8]) -> Self {
+        let end = tail.iter().rposition(|&b| b == b'\n').map(|p| p + 1);
+        LinesBack { tail, end }
+    }
+}
+
+impl<'a> Iterator for LinesBack<'a> {
+    type Item = Line<'a>;
+
+    fn next(&mut self) -> Option<Line<'a>> {
+        let end = self.end?;
+        let body = self.tail.get(..end.checked_sub(1)?)?;
+        let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        self.end = if start == 0 { None } else { Some(start) };
+        Some(Line {
+            bytes: body.get(start..)?,
+            start,
+            end,
+        })
+    }
+}
+
+/// The messages that keep a torn tail in the log: the bytes as text when they
+/// are UTF-8 (JSON escaping keeps them exact), as hex otherwise, split into as
+/// many parts as the message room requires.
+#[derive(Clone, Copy, Debug)]
+pub struct Recovery<'a> {
+    torn: &'a [u8],
+    offset: u64,
+    room: usize,
+}
+
+/// Room a part's header takes at most:
+/// `immutable-log: recovered torn tail at byte <20>, part <20>/<20>, bytes <20>..<20> of <20>, utf8: `.
+const HEADER_MAX: usize = 200;
+
+impl<'a> Recovery<'a> {
+    /// The recovery of `torn`, found at byte `offset` of the log, for messages
+    /// of at most `message_room` escaped bytes.
+    pub fn new(torn: &'a [u8], offset: u64, message_room: usize) -> Self {
+        Recovery {
+            torn,
+            offset,
+            room: message_room.saturating_sub(HEADER_MAX).max(12),
+        }
+    }
+
+    /// The parts, in order; none when the tail is empty.
+    pub fn parts(&self) -> impl Iterator<Item = RecoveryPart<'a>> + 'a {
+        let this = *self;
+        let count = this.chunks().count();
+        this.chunks()
+            .enumerate()
+            .map(move |(index, (start, end))| RecoveryPart {
+                torn: this.torn,
+                offset: this.offset,
+                start,
+                end,
+                index: index + 1,
+                count,
+                utf8: core::str::from_utf8(this.torn).is_ok(),
+            })
+    }
+
+    /// Byte ranges of the parts: each as long as fits the room once escaped.
+    fn chunks(self) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let text = core::str::from_utf8(self.torn).ok();
+        let room = self.room;
+        let len = self.torn.len();
+        let mut start = 0;
+        core::iter::from_fn(move || {
+            if start >= len {
+                return None;
+            }
+            let end = match text {
+                Some(text) => {
+                    let mut used = 0;
+                    let mut end = start;
+                    for c in text.get(start..).unwrap_or_default().chars() {
+                        let cost = escaped_len(c);
+                        if used + cost > room {
+                            break;
+                        }
+                        used += cost;
+                        end += c.len_utf8();
+                    }
+                    end.max(start + 1).min(len)
+                }
+                None => (start + room / 2).min(len),
+            };
+            let range = (start, end);
+            start = end;
+            Some(range)
+        })
+    }
+}
+
+/// Bytes a character takes in a JSON string.
+fn escaped_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        '\0'..='\u{1f}' | '\u{7f}' => 6,
+        _ => c.len_utf8(),
+    }
+}
+
+/// One message of a [`Recovery`]; its `Display` is the message text.
+#[derive(Clone, Copy, Debug)]
+pub struct RecoveryPart<'a> {
+    torn: &'a [u8],
+    offset: u64,
+    start: usize,
+    end: usize,
+    index: usize,
+    count: usize,
+    utf8: bool,
+}
+
+impl fmt::Display for RecoveryPart<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "immutable-log: recovered torn tail at byte {}, part {}/{}, bytes {}..{} of {}, ",
+            self.offset,
+            self.index,
+            self.count,
+            self.start,
+            self.end,
+            self.torn.len()
+        )?;
+        let bytes = self.torn.get(self.start..self.end).unwrap_or_default();
+        match core::str::from_utf8(bytes) {
+            Ok(text) if self.utf8 => write!(f, "utf8: {text}"),
+            _ => {
+                f.write_str("hex: ")?;
+                bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
+            }
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! The verifier: reads a log front to back in one pass, in a fixed buffer, and
+//! gives the verdicts of FORMAT.md ("Verification").
+//!
+//! Bytes may be fed in any chunking: one byte at a time gives the same verdict
+//! as the whole log at once. Memory is the buffer the caller lends, which
+//! bounds the longest record accepted (both lines, with their LFs).
+
+use core::fmt;
+
+use crate::hash::Hash;
+use crate::record::{self, Checked, RecordFault};
+use crate::writer::Head;
+
+/// Where the log must start.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Start {
+    /// At genesis: the first record's `prev_hash` is 64 × `0` (the default).
+    #[default]
+    Genesis,
+    /// Anywhere: the log may be a segment of a longer chain (a UART capture,
+    /// one file of a rotated set). The verdict reports where it starts.
+    Segment,
+    /// Right after this head, the last record of the segment before it.
+    After(Head),
+}
+
+/// The head a log must reach: `seq` and hash, recorded elsewhere (for instance
+/// with `immutable-log head`). A log cut below it, or one whose record at that
+/// `seq` has another hash (a fork or a rewrite), fails.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ExpectedHead {
+    /// The `seq` of the expected record.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: Hash,
+}
+
+/// What a verifier requires of a log.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Options {
+    /// Where the log must start.
+    pub start: Start,
+    /// A head the log must contain, to catch truncation.
+    pub expect_head: Option<ExpectedHead>,
+}
+
+/// Where a log (or a segment) starts: its first record's `seq` and `prev_hash`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SegmentStart {
+    /// The first record's `seq` (`None` in a segment of records without one).
+    pub seq: Option<u64>,
+    /// The first record's `prev_hash` (64 × `0` at genesis).
+    pub prev_hash: Hash,
+}
+
+impl SegmentStart {
+    /// True when the log starts at genesis.
+    pub fn is_genesis(&self) -> bool {
+        self.prev_hash == Hash::GENESIS
+    }
+}
+
+/// What was read of a log, up to its end or its first failure.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Report {
+    /// Complete records that passed every check.
+    pub records: u64,
+    /// Where the log starts (`None`: no complete record).
+    pub start: Option<SegmentStart>,
+    /// The last record that passed (its `seq` counted from the start when the
+    /// records carry none, as the seed writes them, in a log from genesis).
+    pub head: Option<Head>,
+    /// Records the writer reported as lost (`"unlogged"`), summed.
+    pub unlogged: u64,
+    /// Records whose message was cut to fit the writer's buffer.
+    pub truncated: u64,
+}
+
+/// The first failure in a log: where, and what.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Failure {
+    /// 1-based line number.
+    pub line: u64,
+    /// 0-based index of the record in the input.
+    pub record: u64,
+    /// What is wrong.
+    pub kind: FailureKind,
+}
+
+/// What the first failure is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The record fails its own check (malformed, display edited, content changed).
+    Record(RecordFault),
+    /// The record's `prev_hash` is not the hash of the record before it: a
+    /// record was removed, inserted or reordered.
+    PrevHashMismatch {
+        /// The hash of the record before (or of the expected start).
+        expected: Hash,
+        /// The `prev_hash` the record carries.
+        found: Hash,
+    },
+    /// The record's `seq` is not one more than the one before it.
+    SeqOutOfOrder {
+        /// The `seq` that should stand here.
+        expected: u64,
+        /// The `seq` found.
+        found: u64,
+    },
+    /// A record (its two lines) is longer than the verifier's buffer.
+    LineTooLong {
+        /// The buffer's size in bytes.
+        limit: usize,
+    },
+    /// The log does not start at genesis, and a segment was not allowed.
+    NotAtGenesis {
+        /// The first record's `prev_hash`.
+        prev_hash: Hash,
+    },
+    /// The record at the expected head's `seq` has another hash: the log
+    /// forked from, or was rewritten after, the recorded head.
+    HeadMismatch {
+        /// The head that was expected.
+        expected: ExpectedHead,
+        /// The hash found at its `seq`.
+        found: Hash,
+    },
+    /// The log ends before the expected head: records were cut off the end.
+    Truncated {
+        /// The head that was expected.
+        expected: ExpectedHead,
+        /// The log's actual last record.
+        last: Option<Head>,
+    },
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureKind::Record(fault) => fault.fmt(f),
+            FailureKind::PrevHashMismatch { .. } => f.write_str(
+                "prev_hash mismatch: a record was removed, inserted or reordered",
+            ),
+            FailureKind::SeqOutOfOrder { expected, found } => {
+                write!(f, "seq out of order: expected {expected}, found {found}")
+            }
+            FailureKind::LineTooLong { limit } => {
+                write!(f, "line longer than the verifier's limit of {limit} bytes")
+            }
+            FailureKind::NotAtGenesis { prev_hash } => write!(
+                f,
+                "the log does not start at genesis (first prev_hash {prev_hash}); \
+                 it is a segment, which was not allowed"
+            ),
+            FailureKind::HeadMismatch { expected, found } => write!(
+                f,
+                "expected head mismatch: seq {} has hash {found}, expected {}",
+                expected.seq, expected.hash
+            ),
+            FailureKind::Truncated { expected, last } => {
+                write!(f, "truncated: the log ends before the expected head seq {}", expected.seq)?;
+                match last {
+                    Some(Head { seq: Some(s), .. }) => write!(f, " (last seq {s})"),
+                    Some(_) => f.write_str(" (last seq unknown)"),
+                    None => f.write_str(" (no records)"),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {} (record {}): {}", self.line, self.record, self.kind)
+    }
+}
+
+impl core::error::Error for Failure {}
+
+/// A log that ends inside a record, as after a crash mid-write: every
+/// complete record before it is intact. Not tampering, and told apart from it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TornTail {
+    /// The 1-based line where the partial record starts.
+    pub line: u64,
+    /// Its byte offset in the input.
+    pub offset: u64,
+    /// How many bytes of it there are.
+    pub len: usize,
+}
+
+/// A verifier's conclusion.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Verdict {
+    /// Every record is intact and the log ends cleanly.
+    Intact(Report),
+    /// Every complete record is intact, but the log ends inside a record.
+    Torn(Report, TornTail),
+    /// The first failure, and what was read before it.
+    Failed(Report, Failure),
+}
+
+impl Verdict {
+    /// What was read.
+    pub fn report(&self) -> &Report {
+        match self {
+            Verdict::Intact(r) | Verdict::Torn(r, _) | Verdict::Failed(r, _) => r,
+        }
+    }
+}
+
+/// The verifier's state apart from its buffer.
+#[derive(Clone, Copy, Debug)]
+struct State {
+    options: Options,
+    /// Complete lines consumed by complete records.
+    lines: u64,
+    /// Bytes consumed by complete records.
+    offset: u64,
+    /// The hash the next record must follow (`None`: any, at a segment start).
+    expect_prev: Option<Hash>,
+    /// The next record's `seq`, when known.
+    expect_seq: Option<u64>,
+    expected_head_seen: bool,
+    report: Report,
+    failure: Option<Failure>,
+}
+
+impl State {
+    fn fail(&mut self, line: u64, kind: FailureKind) -> Failure {
+        let failure = Failure {
+            line,
+            record: self.report.records,
+            kind,
+        };
+        self.failure = Some(failure);
+        failure
+    }
+
+    /// One complete record: `line1`, `line2` without their LFs.
+    fn record(&mut self, line1: &[u8], line2: &[u8]) -> Result<(), Failure> {
+        let first = self.lines + 1;
+        let checked: Checked = record::check(line1, line2).map_err(|fault| {
+            let line = match fault {
+                RecordFault::MissingBlockData | RecordFault::MalformedBlock => first + 1,
+                _ => first,
+            };
+            self.fail(line, FailureKind::Record(fault))
+        })?;
+        match self.expect_prev {
+            Some(expected) if expected != checked.prev => {
+                let kind = if self.report.records == 0 && self.options.start == Start::Genesis {
+                    FailureKind::NotAtGenesis {
+                        prev_hash: checked.prev,
+                    }
+                } else {
+                    FailureKind::PrevHashMismatch {
+                        expected,
+                        found: checked.prev,
+                    }
+                };
+                return Err(self.fail(first, kind));
+            }
+            _ => {}
+        }
+        if let (Some(expected), Some(found)) = (self.expect_seq, checked.seq) {
+            if expected != found {
+                return Err(self.fail(first, FailureKind::SeqOutOfOrder { expected, found }));
+            }
+        }
+        let seq = checked.seq.or(self.expect_seq);
+        if let Some(expected) = self.options.expect_head {
+            if seq == Some(expected.seq) {
+                if checked.hash != expected.hash {
+                    let kind = FailureKind::HeadMismatch {
+                        expected,
+                        found: checked.hash,
+                    };
+                    return Err(self.fail(first, kind));
+                }
+                self.expected_head_seen = true;
+            }
+        }
+        let report = &mut self.report;
+        if report.start.is_none() {
+            report.start = Some(crate::verify::SegmentStart {
+                seq,
+                prev_hash: checked.prev,
+            });
+        }
+        report.records += 1;
+        report.head = Some(Head {
+            seq,
+            hash: checked.hash,
+        });
+        report.unlogged = report.unlogged.saturating_add(checked.unlogged);
+        report.truncated += u64::from(checked.truncated);
+        self.expect_prev = Some(checked.hash);
+        self.expect_seq = seq.and_then(|s| s.checked_add(1));
+        self.lines += 2;
+        // Both lines and their LFs.
+        self.offset += (line1.len() + line2.len() + 2) as u64;
+        Ok(())
+    }
+}
+
+/// A streaming verifier over a buffer the caller lends.
+///
+/// ```
+/// use immutable_log::{Verifier, Verdict};
+/// let log = b""; // an empty log is an intact chain of no records
+/// let mut buf = [0u8; 1024];
+/// let mut v = Verifier::new(&mut buf, Default::default());
+/// v.feed(log).unwrap();
+/// assert!(matches!(v.finish(), Verdict::Intact(r) if r.records == 0));
+/// ```
+pub struct Verifier<'b> {
+    buf: &'b mut [u8],
+    /// Bytes of the current partial record in `buf`.
+    len: usize,
+    /// End of the current record's first line in `buf` (index of its LF).
+    line1_end: Option<usize>,
+    state: State,
+}
+
+impl<'b> Verifier<'b> {
+    /// A verifier using `buf` for the record being read; its length is the
+    /// longest record accepted.
+    pub fn new(buf: &'b mut [u8], options: Options) -> Self {
+        let (expect_prev, expect_seq) = match options.start {
+            Start::Genesis => (Some(Hash::GENESIS), Some(0)),
+            Start::Segment => (None, None),
+            Start::After(head) => (Some(head.hash), head.seq.and_then(|s| s.checked_add(1))),
+        };
+        Verifier {
+            buf,
+            len: 0,
+            line1_end: None,
+            state: State {
+                options,
+                lines: 0,
+                offset: 0,
+                expect_prev,
+                expect_seq,
+                expected_head_seen: false,
+                report: Report::default(),
+                failure: None,
+            },
+        }
+    }
+
+    /// Feeds the next bytes of the log. Returns the first failure as soon as
+    /// it is found; after it, every call returns it again.
+    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), Failure> {
+        if let Some(failure) = self.state.failure {
+            return Err(failure);
+        }
+        let limit = self.buf.len();
+        while !input.is_empty() {
+            if self.len == 0 {
+                // Whole records in the input are checked where they stand.
+                if let Some(first_lf) = input.iter().position(|&b| b == b'\n') {
+                    let rest = input.get(first_lf + 1..).unwrap_or_default();
+                    if let Some(second_lf) = rest.iter().position(|&b| b == b'\n') {
+                        let total = first_lf + 1 + second_lf + 1;
+                        if total > limit {
+                            let line = self.state.lines + if first_lf < limit { 2 } else { 1 };
+                            return Err(self.state.fail(line, FailureKind::LineTooLong { limit }));
+                        }
+                        let line1 = input.get(..first_lf).unwrap_or_default();
+                        let line2 = rest.get(..second_lf).unwrap_or_default();
+                        self.state.record(line1, line2)?;
+                        input = rest.get(second_lf + 1..).unwrap_or_default();
+                        continue;
+                    }
+                }
+            }
+            // Otherwise collect the record in the buffer, a line at a time.
+            let take = input
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(input.len(), |p| p + 1);
+            let (piece, rest) = input.split_at(take);
+            let Some(dest) = self.buf.get_mut(self.len..self.len + piece.len()) else {
+                let line = self.state.lines + if self.line1_end.is_some() { 2 } else { 1 };
+                return Err(self.state.fail(line, FailureKind::LineTooLong { limit }));
+            };
+            dest.copy_from_slice(piece);
+            self.len += piece.len();
+            input = rest;
+            if piece.last() == Some(&b'\n') {
+                match self.line1_end {
+                    None => self.line1_end = Some(self.len - 1),
+                    Some(end) => {
+                        let line1 = self.buf.get(..end).unwrap_or_default();
+                        let line2 = self.buf.get(end + 1..self.len - 1).unwrap_or_default();
+                        let result = self.state.record(line1, line2);
+                        self.len = 0;
+                        self.line1_end = None;
+                        result?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The verdict on everything fed. A partial record at the end is a torn
+    /// tail, unless it holds a complete first line that is not a display line.
+    pub fn finish(&mut self) -> Verdict {
+        let state = &mut self.state;
+        if let Some(failure) = state.failure {
+            return Verdict::Failed(state.report, failure);
+        }
+        let mut torn = None;
+        if self.len > 0 {
+            if let Some(end) = self.line1_end {
+                let line1 = self.buf.get(..end).unwrap_or_default();
+                if record::split_display_line(line1).is_none() {
+                    let kind = FailureKind::Record(RecordFault::MalformedDisplayLine);
+                    let failure = state.fail(state.lines + 1, kind);
+                    return Verdict::Failed(state.report, failure);
+                }
+            }
+            torn = Some(TornTail {
+                line: state.lines + 1,
+                offset: state.offset,
+                len: self.len,
+            });
+        }
+        if let Some(expected) = state.options.expect_head {
+            if !state.expected_head_seen {
+                let kind = FailureKind::Truncated {
+                    expected,
+                    last: state.report.head,
+                };
+                let failure = state.fail(state.lines.max(1), kind);
+                return Verdict::Failed(state.report, failure);
+            }
+        }
+        match torn {
+            Some(torn) => Verdict::Torn(state.report, torn),
+            None => Verdict::Intact(state.report),
+        }
+    }
+}
+
+impl fmt::Debug for Verifier<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("limit", &self.buf.len())
+            .field("buffered", &self.len)
+            .field("report", &self.state.report)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Verifies everything `reader` yields, reading through `chunk`.
+pub fn verify_read<R: embedded_io::Read>(
+    reader: &mut R,
+    verifier: &mut Verifier<'_>,
+    chunk: &mut [u8],
+) -> Result<Verdict, R::Error> {
+    loop {
+        let n = reader.read(chunk)?;
+        if n == 0 {
+            return Ok(verifier.finish());
+        }
+        if verifier.feed(chunk.get(..n).unwrap_or_default()).is_err() {
+            return Ok(verifier.finish());
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The host side: what `--features std` adds.
