@@ -35,9 +35,9 @@ impl<E: fmt::Debug> fmt::Display for AppendError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AppendError::Sink(e) => write!(f, "record not appended: {e}"),
-            AppendError::Busy => f.write_str(
-                "record not appended: the chain was busy (counted as unlogged)",
-            ),
+            AppendError::Busy => {
+                f.write_str("record not appended: the chain was busy (counted as unlogged)")
+            }
         }
     }
 }

@@ -95,11 +95,17 @@ mod tests {
 
     #[test]
     fn writes_six_fraction_digits() {
-        assert_eq!(Timestamp::new(1764146337, 541715).to_string(), "1764146337.541715");
+        assert_eq!(
+            Timestamp::new(1764146337, 541715).to_string(),
+            "1764146337.541715"
+        );
         assert_eq!(Timestamp::new(5, 7).to_string(), "5.000007");
         assert_eq!(Timestamp::new(0, 2_500_000).to_string(), "2.500000");
         assert_eq!(Timestamp::from_ticks(3_500, 1_000).to_string(), "3.500000");
         assert_eq!(Timestamp::from_ticks(u64::MAX, 0), Timestamp::default());
-        assert_eq!(Timestamp::from_ticks(u64::MAX, u32::MAX).secs(), u64::MAX / u64::from(u32::MAX));
+        assert_eq!(
+            Timestamp::from_ticks(u64::MAX, u32::MAX).secs(),
+            u64::MAX / u64::from(u32::MAX)
+        );
     }
 }

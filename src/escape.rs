@@ -186,10 +186,7 @@ pub struct BadEscape;
 /// (`\ud83d\ude00`), as Python's `json.dumps` writes them.
 pub(crate) fn display_matches(raw: &[u8], display: &[u8]) -> Result<bool, BadEscape> {
     // Fast path: nothing escaped and nothing to escape: the bytes are the display.
-    if !raw
-        .iter()
-        .any(|&b| b == b'\\' || b < 0x20 || b == 0x7f)
-    {
+    if !raw.iter().any(|&b| b == b'\\' || b < 0x20 || b == 0x7f) {
         return Ok(raw == display);
     }
     let mut want = display;

@@ -40,7 +40,8 @@ const BODY_OVERHEAD: usize = 11 + 3 + 12 + 1;
 /// block and a message of 256 bytes (a torn-tail recovery record needs that).
 pub const MIN_CAPACITY: usize = TAIL_MAX + BODY_OVERHEAD + 256;
 
-/// The largest message (after JSON escaping) that fits a buffer of `n` bytes.
+/// The message room (in bytes, after JSON escaping) that a buffer of `n` bytes
+/// guarantees at every level; a longer message is cut, and the record says so.
 pub const fn message_capacity(n: usize) -> usize {
     n.saturating_sub(TAIL_MAX + BODY_OVERHEAD)
 }
@@ -302,8 +303,8 @@ pub(crate) fn check(line1: &[u8], line2: &[u8]) -> Result<Checked, RecordFault> 
     if BlockHasher::hash(json) != hash {
         return Err(RecordFault::HashMismatch);
     }
-    let (block, _) = serde_json_core::from_slice::<Block<'_>>(json)
-        .map_err(|_| RecordFault::MalformedBlock)?;
+    let (block, _) =
+        serde_json_core::from_slice::<Block<'_>>(json).map_err(|_| RecordFault::MalformedBlock)?;
     let block_prev =
         Hash::from_hex(block.prev_hash.as_bytes()).ok_or(RecordFault::MalformedBlock)?;
     if block_prev != prev {

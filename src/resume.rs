@@ -68,14 +68,18 @@ impl core::error::Error for ResumeError {}
 /// tail, `tail[end..]`, which may hold one complete display line and part of
 /// the next line, or part of a display line, but nothing more.
 pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
-    let mut lines = LinesBack::new(tail);
-    // The last LF-terminated line, skipping an unterminated remainder.
-    let Some(mut last) = lines.next() else {
-        return if whole_log {
-            Ok(Resumed { head: None, end: 0 })
+    // Running out of lines means the start of the log, or a tail too short.
+    let start_of_log = |end: usize| {
+        if whole_log {
+            Ok(Resumed { head: None, end })
         } else {
             Err(ResumeError::NeedMoreTail)
-        };
+        }
+    };
+    let mut lines = LinesBack::new(tail, whole_log);
+    // The last LF-terminated line, skipping an unterminated remainder.
+    let Some(mut last) = lines.next() else {
+        return start_of_log(0);
     };
     if !last.bytes.starts_with(BLOCK_PREFIX) {
         // A complete display line whose block line never came: torn, if it
@@ -84,28 +88,26 @@ pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
             return Err(ResumeError::MalformedTail { offset: last.start });
         }
         match lines.next() {
-            Some(line) => last = line,
-            None if whole_log && last.start == 0 => {
-                return Ok(Resumed { head: None, end: 0 })
-            }
-            None => return Err(ResumeError::NeedMoreTail),
-        }
-        if !last.bytes.starts_with(BLOCK_PREFIX) {
-            return Err(ResumeError::MalformedTail { offset: last.start });
+            Some(line) if line.bytes.starts_with(BLOCK_PREFIX) => last = line,
+            Some(line) => return Err(ResumeError::MalformedTail { offset: line.start }),
+            None => return start_of_log(0),
         }
     }
     let block = last;
-    let display = match lines.next() {
-        Some(line) if line.start > 0 || whole_log => line,
-        None if whole_log => return Err(ResumeError::MalformedTail { offset: block.start }),
-        _ => return Err(ResumeError::NeedMoreTail),
+    let Some(display) = lines.next() else {
+        return if whole_log {
+            Err(ResumeError::MalformedTail {
+                offset: block.start,
+            })
+        } else {
+            Err(ResumeError::NeedMoreTail)
+        };
     };
-    let checked = record::check(display.bytes, block.bytes).map_err(|fault| {
-        ResumeError::LastRecord {
+    let checked =
+        record::check(display.bytes, block.bytes).map_err(|fault| ResumeError::LastRecord {
             fault,
             offset: display.start,
-        }
-    })?;
+        })?;
     Ok(Resumed {
         head: Some(Head {
             seq: checked.seq,
@@ -125,18 +127,24 @@ struct Line<'a> {
     end: usize,
 }
 
-/// Walks the LF-terminated lines of a slice from the end. A first line with no
-/// LF before it is only returned when it starts the slice (index 0).
+/// Walks the LF-terminated lines of a slice from the end. The slice's first
+/// line, with no LF before it, is whole only if the slice is the whole log;
+/// otherwise it may be the end of a longer line, and is not returned.
 struct LinesBack<'a> {
     tail: &'a [u8],
     /// One past the LF of the next line to return.
     end: Option<usize>,
+    whole_log: bool,
 }
 
 impl<'a> LinesBack<'a> {
-    fn new(tail: &'a [u8]) -> Self {
+    fn new(tail: &'a [u8], whole_log: bool) -> Self {
         let end = tail.iter().rposition(|&b| b == b'\n').map(|p| p + 1);
-        LinesBack { tail, end }
+        LinesBack {
+            tail,
+            end,
+            whole_log,
+        }
     }
 }
 
@@ -147,6 +155,10 @@ impl<'a> Iterator for LinesBack<'a> {
         let end = self.end?;
         let body = self.tail.get(..end.checked_sub(1)?)?;
         let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        if start == 0 && !self.whole_log {
+            self.end = None;
+            return None;
+        }
         self.end = if start == 0 { None } else { Some(start) };
         Some(Line {
             bytes: body.get(start..)?,

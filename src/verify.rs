@@ -139,9 +139,9 @@ impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FailureKind::Record(fault) => fault.fmt(f),
-            FailureKind::PrevHashMismatch { .. } => f.write_str(
-                "prev_hash mismatch: a record was removed, inserted or reordered",
-            ),
+            FailureKind::PrevHashMismatch { .. } => {
+                f.write_str("prev_hash mismatch: a record was removed, inserted or reordered")
+            }
             FailureKind::SeqOutOfOrder { expected, found } => {
                 write!(f, "seq out of order: expected {expected}, found {found}")
             }
@@ -159,7 +159,11 @@ impl fmt::Display for FailureKind {
                 expected.seq, expected.hash
             ),
             FailureKind::Truncated { expected, last } => {
-                write!(f, "truncated: the log ends before the expected head seq {}", expected.seq)?;
+                write!(
+                    f,
+                    "truncated: the log ends before the expected head seq {}",
+                    expected.seq
+                )?;
                 match last {
                     Some(Head { seq: Some(s), .. }) => write!(f, " (last seq {s})"),
                     Some(_) => f.write_str(" (last seq unknown)"),
@@ -172,7 +176,11 @@ impl fmt::Display for FailureKind {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {} (record {}): {}", self.line, self.record, self.kind)
+        write!(
+            f,
+            "line {} (record {}): {}",
+            self.line, self.record, self.kind
+        )
     }
 }
 
