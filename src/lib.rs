@@ -8,7 +8,7 @@
 //!
 //! | module | its one job |
 //! | --- | --- |
-//! | `hash` | the hash recipe and the [`Hash`] type |
+//! | `hash` | the hash recipe and the [`Hash`](struct@Hash) type |
 //! | `escape` | message ↔ JSON string ↔ display escaping |
 //! | `record` | the two-line record format: build, write, check one |
 //! | `writer` | a chain's head and sink, without a lock ([`Writer`]) |
