@@ -11,8 +11,9 @@ use portable_atomic::{AtomicU32, Ordering};
 
 use crate::clock::Clock;
 use crate::level::Level;
+use crate::seal::{Plain, Seal, SealError};
 use crate::sink::SinkError;
-use crate::writer::{Head, Writer};
+use crate::writer::{Head, WriteError, Writer};
 
 /// An append failed; nothing of the record is in the chain.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,14 +21,19 @@ use crate::writer::{Head, Writer};
 pub enum AppendError<E> {
     /// The sink failed; the head did not advance.
     Sink(SinkError<E>),
+    /// A keyed chain's key is not the one for this record; nothing was written.
+    Seal(SealError),
     /// [`Chain::try_append`] found the chain busy. The record was counted, and
     /// the next record written says how many were lost (`"unlogged":N`).
     Busy,
 }
 
-impl<E> From<SinkError<E>> for AppendError<E> {
-    fn from(e: SinkError<E>) -> Self {
-        AppendError::Sink(e)
+impl<E> From<WriteError<E>> for AppendError<E> {
+    fn from(e: WriteError<E>) -> Self {
+        match e {
+            WriteError::Sink(e) => AppendError::Sink(e),
+            WriteError::Seal(e) => AppendError::Seal(e),
+        }
     }
 }
 
@@ -35,6 +41,7 @@ impl<E: fmt::Debug> fmt::Display for AppendError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AppendError::Sink(e) => write!(f, "record not appended: {e}"),
+            AppendError::Seal(e) => write!(f, "record not appended: {e}"),
             AppendError::Busy => {
                 f.write_str("record not appended: the chain was busy (counted as unlogged)")
             }
@@ -44,8 +51,8 @@ impl<E: fmt::Debug> fmt::Display for AppendError<E> {
 
 impl<E: fmt::Debug> core::error::Error for AppendError<E> {}
 
-struct Locked<W, const N: usize> {
-    writer: Writer<W>,
+struct Locked<W, S, const N: usize> {
+    writer: Writer<W, S>,
     json: Vec<u8, N>,
 }
 
@@ -62,24 +69,34 @@ struct Locked<W, const N: usize> {
 /// `N` bounds a whole `block_json`; see [`message_capacity`](crate::message_capacity)
 /// for the message room it leaves. It must be at least
 /// [`MIN_CAPACITY`](crate::MIN_CAPACITY) (checked at compile time).
-pub struct Chain<W, C, const N: usize> {
-    locked: spin::Mutex<Locked<W, N>>,
+///
+/// `S` is how records are sealed: [`Plain`] (the default) or a
+/// [`SealKey`](crate::SealKey) for a keyed, forward-secure chain.
+pub struct Chain<W, C, const N: usize, S = Plain> {
+    locked: spin::Mutex<Locked<W, S, N>>,
     clock: C,
     unlogged: AtomicU32,
 }
 
 impl<W, C, const N: usize> Chain<W, C, N> {
-    /// A new chain at genesis.
+    /// A new plain chain at genesis.
     pub const fn new(sink: W, clock: C) -> Self {
         Self::resume(sink, clock, None)
     }
 
-    /// A chain that continues after `head` (`None`: at genesis), as found by
-    /// [`resume`](crate::resume()).
+    /// A plain chain that continues after `head` (`None`: at genesis), as
+    /// found by [`resume`](crate::resume()).
     pub const fn resume(sink: W, clock: C, head: Option<Head>) -> Self {
+        Self::from_writer(Writer::resume(sink, head), clock)
+    }
+}
+
+impl<W, C, const N: usize, S> Chain<W, C, N, S> {
+    /// A chain around a writer (plain or keyed, new or resumed).
+    pub const fn from_writer(writer: Writer<W, S>, clock: C) -> Self {
         Chain {
             locked: spin::Mutex::new(Locked {
-                writer: Writer::resume(sink, head),
+                writer,
                 json: Vec::new(),
             }),
             clock,
@@ -105,17 +122,17 @@ impl<W, C, const N: usize> Chain<W, C, N> {
 
     /// Runs `f` on the writer under the lock: to flush, or to write the
     /// recovery records of a torn tail.
-    pub fn with_writer<R>(&self, f: impl FnOnce(&mut Writer<W>) -> R) -> R {
+    pub fn with_writer<R>(&self, f: impl FnOnce(&mut Writer<W, S>) -> R) -> R {
         f(&mut self.locked.lock().writer)
     }
 
     /// Takes the writer (head and sink) out of the chain.
-    pub fn into_writer(self) -> Writer<W> {
+    pub fn into_writer(self) -> Writer<W, S> {
         self.locked.into_inner().writer
     }
 }
 
-impl<W: embedded_io::Write, C: Clock, const N: usize> Chain<W, C, N> {
+impl<W: embedded_io::Write, C: Clock, const N: usize, S: Seal> Chain<W, C, N, S> {
     /// Appends a record, waiting for the lock. Do not call it from an
     /// interrupt handler that may have interrupted an append: use
     /// [`try_append`](Self::try_append) there.
@@ -147,7 +164,7 @@ impl<W: embedded_io::Write, C: Clock, const N: usize> Chain<W, C, N> {
 
     fn append_locked(
         &self,
-        locked: &mut Locked<W, N>,
+        locked: &mut Locked<W, S, N>,
         level: Level,
         message: fmt::Arguments<'_>,
     ) -> Result<Head, AppendError<W::Error>> {
@@ -167,7 +184,7 @@ impl<W: embedded_io::Write, C: Clock, const N: usize> Chain<W, C, N> {
     }
 }
 
-impl<W, C, const N: usize> fmt::Debug for Chain<W, C, N> {
+impl<W, C, const N: usize, S> fmt::Debug for Chain<W, C, N, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Chain")
             .field("capacity", &N)

@@ -8,7 +8,8 @@
 //!
 //! | module | its one job |
 //! | --- | --- |
-//! | `hash` | the hash recipe and the [`Hash`](struct@Hash) type |
+//! | `hash` | the digest recipe and the [`Hash`](struct@Hash) type |
+//! | `seal` | what a record states: its digest, or a keyed tag ([`SealKey`]) |
 //! | `escape` | message ↔ JSON string ↔ display escaping |
 //! | `record` | the two-line record format: build, write, check one |
 //! | `writer` | a chain's head and sink, without a lock ([`Writer`]) |
@@ -25,6 +26,7 @@ mod level;
 mod log_facade;
 mod record;
 mod resume;
+mod seal;
 mod sink;
 mod verify;
 mod writer;
@@ -37,13 +39,14 @@ pub use level::Level;
 #[cfg(feature = "log")]
 pub use log_facade::Logger;
 pub use record::{message_capacity, Draft, RecordFault, MIN_CAPACITY};
-pub use resume::{resume, Recovery, RecoveryPart, ResumeError, Resumed};
+pub use resume::{resume, resume_keyed, Recovery, RecoveryPart, ResumeError, Resumed};
+pub use seal::{Key, Plain, Seal, SealError, SealKey, Sealed, VerifyKey};
 pub use sink::SinkError;
 pub use verify::{
     verify_read, ExpectedHead, Failure, FailureKind, Options, Report, SegmentStart, Start,
     TornTail, Verdict, Verifier,
 };
-pub use writer::{Head, Writer};
+pub use writer::{Head, WriteError, Writer};
 
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]

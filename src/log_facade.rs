@@ -3,6 +3,7 @@
 use crate::chain::Chain;
 use crate::clock::Clock;
 use crate::level::Level;
+use crate::seal::{Plain, Seal};
 
 impl From<log::Level> for Level {
     fn from(level: log::Level) -> Self {
@@ -26,8 +27,8 @@ impl From<log::Level> for Level {
 ///
 /// `log::Log` cannot return errors: a record the sink failed to take is
 /// counted as unlogged, so the next record written reports it.
-pub struct Logger<W: 'static, C: 'static, const N: usize> {
-    chain: &'static Chain<W, C, N>,
+pub struct Logger<W: 'static, C: 'static, const N: usize, S: 'static = Plain> {
+    chain: &'static Chain<W, C, N, S>,
     in_interrupt: fn() -> bool,
 }
 
@@ -35,9 +36,9 @@ fn never() -> bool {
     false
 }
 
-impl<W, C, const N: usize> Logger<W, C, N> {
+impl<W, C, const N: usize, S> Logger<W, C, N, S> {
     /// A logger that asks `in_interrupt` before each record.
-    pub const fn new(chain: &'static Chain<W, C, N>, in_interrupt: fn() -> bool) -> Self {
+    pub const fn new(chain: &'static Chain<W, C, N, S>, in_interrupt: fn() -> bool) -> Self {
         Logger {
             chain,
             in_interrupt,
@@ -46,15 +47,16 @@ impl<W, C, const N: usize> Logger<W, C, N> {
 
     /// A logger that always waits for the chain: for hosts and for firmware
     /// that never logs from an interrupt handler.
-    pub const fn blocking(chain: &'static Chain<W, C, N>) -> Self {
+    pub const fn blocking(chain: &'static Chain<W, C, N, S>) -> Self {
         Self::new(chain, never)
     }
 }
 
-impl<W, C, const N: usize> log::Log for Logger<W, C, N>
+impl<W, C, const N: usize, S> log::Log for Logger<W, C, N, S>
 where
     W: embedded_io::Write + Send,
     C: Clock + Sync,
+    S: Seal + Send,
 {
     fn enabled(&self, _metadata: &log::Metadata<'_>) -> bool {
         true
@@ -67,7 +69,7 @@ where
         } else {
             self.chain.append(level, *record.args())
         };
-        if let Err(crate::AppendError::Sink(_)) = result {
+        if let Err(crate::AppendError::Sink(_) | crate::AppendError::Seal(_)) = result {
             self.chain.note_unlogged();
         }
     }

@@ -23,22 +23,24 @@ use crate::clock::Timestamp;
 use crate::escape::{display_matches, DisplayRuns, JsonStringWriter};
 use crate::hash::{BlockHasher, Hash};
 use crate::level::Level;
+use crate::seal::KEYED_VERSION;
 use crate::sink::{write_all, SinkError};
 
 /// The prefix of every block line.
 pub(crate) const BLOCK_PREFIX: &[u8] = b"BLOCK_DATA:";
 
-/// Bytes a sealed tail can take at most:
-/// `","prev_hash":"<64>","seq":<20>,"timestamp":<20>.<6>,"truncated":true,"unlogged":<20>}`
-/// less the closing quote of the message, which the body already holds.
-pub(crate) const TAIL_MAX: usize = 14 + 64 + 1 + 7 + 20 + 13 + 27 + 17 + 12 + 20 + 1;
+/// Bytes a block's tail can take at most: `,"prev_hash":"<64>","seq":<20>,`
+/// `"timestamp":<20>.<6>,"truncated":true,"unlogged":<20>,"version":"<keyed>"}`.
+pub(crate) const TAIL_MAX: usize =
+    14 + 64 + 1 + 7 + 20 + 13 + 27 + 17 + 12 + 20 + 12 + KEYED_VERSION.len() + 1 + 1;
 
 /// Bytes the body takes besides the message: `{"levelno":255,"message":"` and `"`.
 const BODY_OVERHEAD: usize = 11 + 3 + 12 + 1;
 
 /// The smallest record buffer a chain accepts: room for the fixed parts of a
-/// block and a message of 256 bytes (a torn-tail recovery record needs that).
-pub const MIN_CAPACITY: usize = TAIL_MAX + BODY_OVERHEAD + 256;
+/// block and a message of 224 bytes (a torn-tail recovery record needs that).
+/// 512 bytes is above it.
+pub const MIN_CAPACITY: usize = TAIL_MAX + BODY_OVERHEAD + 224;
 
 /// The message room (in bytes, after JSON escaping) that a buffer of `n` bytes
 /// guarantees at every level; a longer message is cut, and the record says so.
@@ -67,6 +69,7 @@ pub(crate) fn format_body<const N: usize>(
     message: fmt::Arguments<'_>,
 ) -> Body {
     const { assert!(N >= MIN_CAPACITY, "record buffer below MIN_CAPACITY") };
+    const { assert!(MIN_CAPACITY <= 512, "512-byte buffers must stay valid") };
     json.clear();
     let mut head = Bytes(json);
     // Cannot fail: N >= MIN_CAPACITY leaves room for the fixed parts.
@@ -95,39 +98,47 @@ pub(crate) struct Link {
     pub(crate) seq: Option<u64>,
 }
 
-/// Adds the tail to a formatted body and returns the record's hash.
+/// The part of a block that depends on the chain: written under the lock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tail {
+    pub(crate) link: Link,
+    pub(crate) timestamp: Timestamp,
+    /// Records lost just before this one.
+    pub(crate) unlogged: u64,
+    /// This is a keyed chain's chain-start record.
+    pub(crate) chain_start: bool,
+}
+
+/// Adds the tail to a formatted body and returns the block's digest.
 ///
 /// The body's own hash state is reused, so only the tail is hashed here.
-pub(crate) fn seal<const N: usize>(
-    json: &mut Vec<u8, N>,
-    body: &Body,
-    link: Link,
-    timestamp: Timestamp,
-    unlogged: u64,
-) -> Hash {
+pub(crate) fn close_block<const N: usize>(json: &mut Vec<u8, N>, body: &Body, tail: &Tail) -> Hash {
     json.truncate(body.len);
-    let mut tail = Bytes(json);
+    let mut out = Bytes(json);
     // Cannot fail: format_body left TAIL_MAX bytes free.
-    let _ = tail.write_str(",\"prev_hash\":\"");
-    let _ = tail.write_bytes(&link.prev.to_hex());
-    let _ = tail.write_str("\"");
-    if let Some(seq) = link.seq {
-        let _ = write!(tail, ",\"seq\":{seq}");
+    let _ = out.write_str(",\"prev_hash\":\"");
+    let _ = out.write_bytes(&tail.link.prev.to_hex());
+    let _ = out.write_str("\"");
+    if let Some(seq) = tail.link.seq {
+        let _ = write!(out, ",\"seq\":{seq}");
     }
-    let _ = write!(tail, ",\"timestamp\":{timestamp}");
+    let _ = write!(out, ",\"timestamp\":{}", tail.timestamp);
     if body.truncated {
-        let _ = tail.write_str(",\"truncated\":true");
+        let _ = out.write_str(",\"truncated\":true");
     }
-    if unlogged > 0 {
-        let _ = write!(tail, ",\"unlogged\":{unlogged}");
+    if tail.unlogged > 0 {
+        let _ = write!(out, ",\"unlogged\":{}", tail.unlogged);
     }
-    let _ = tail.write_str("}");
+    if tail.chain_start {
+        let _ = write!(out, ",\"version\":\"{KEYED_VERSION}\"");
+    }
+    let _ = out.write_str("}");
     let mut hasher = body.hasher.clone();
     hasher.update(&json[body.len..]);
     hasher.finish()
 }
 
-/// Writes one sealed record, both lines, to the sink.
+/// Writes one closed record, both lines, to the sink; `hash` is what it states.
 pub(crate) fn write_record<W: embedded_io::Write>(
     sink: &mut W,
     json: &[u8],
@@ -249,14 +260,24 @@ impl fmt::Display for RecordFault {
     }
 }
 
-/// The facts of a record that passed its own check.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Checked {
+/// A record read and parsed, not yet checked against the hash it states.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Parsed<'a> {
+    /// The `prev_hash` of the display line.
     pub(crate) prev: Hash,
-    pub(crate) hash: Hash,
+    /// The `prev_hash` of the block.
+    block_prev: Hash,
+    /// The hash the display line states.
+    pub(crate) stated: Hash,
+    /// SHA-256 of `block_json`.
+    pub(crate) digest: Hash,
     pub(crate) seq: Option<u64>,
     pub(crate) truncated: bool,
     pub(crate) unlogged: u64,
+    /// A keyed chain's chain-start record.
+    pub(crate) chain_start: bool,
+    display: &'a [u8],
+    message: &'a str,
 }
 
 /// A block as serde-json-core reads it. Strings stay as they stand in the file
@@ -278,6 +299,8 @@ struct Block<'a> {
     truncated: bool,
     #[serde(default)]
     unlogged: u64,
+    #[serde(default, borrow)]
+    version: Option<&'a str>,
 }
 
 /// Splits a display line at its first and last `|`: prev hash, display, hash.
@@ -291,35 +314,54 @@ pub(crate) fn split_display_line(line: &[u8]) -> Option<(Hash, &[u8], Hash)> {
     Some((Hash::from_hex(prev)?, display, Hash::from_hex(hash)?))
 }
 
-/// Checks one record on its own: the display line's shape, the hash of the
-/// block, the block's JSON, its `prev_hash` against the display line's, and the
-/// display text against the message. `line1` and `line2` are without their LF.
-pub(crate) fn check(line1: &[u8], line2: &[u8]) -> Result<Checked, RecordFault> {
-    let (prev, display, hash) =
+/// Reads one record: the display line's shape, the block line's prefix, the
+/// block's JSON and its digest. `line1` and `line2` are without their LF.
+pub(crate) fn parse<'a>(line1: &'a [u8], line2: &'a [u8]) -> Result<Parsed<'a>, RecordFault> {
+    let (prev, display, stated) =
         split_display_line(line1).ok_or(RecordFault::MalformedDisplayLine)?;
     let json = line2
         .strip_prefix(BLOCK_PREFIX)
         .ok_or(RecordFault::MissingBlockData)?;
-    if BlockHasher::hash(json) != hash {
-        return Err(RecordFault::HashMismatch);
-    }
-    let (block, _) =
-        serde_json_core::from_slice::<Block<'_>>(json).map_err(|_| RecordFault::MalformedBlock)?;
+    let digest = BlockHasher::hash(json);
+    let (block, _) = serde_json_core::from_slice::<Block<'_>>(json).map_err(|_| {
+        if digest != stated {
+            // Most likely an edit that also broke the JSON: say what matters.
+            RecordFault::HashMismatch
+        } else {
+            RecordFault::MalformedBlock
+        }
+    })?;
     let block_prev =
         Hash::from_hex(block.prev_hash.as_bytes()).ok_or(RecordFault::MalformedBlock)?;
-    if block_prev != prev {
-        return Err(RecordFault::PrevHashDisagrees);
-    }
-    match display_matches(block.message.0.as_bytes(), display) {
-        Ok(true) => {}
-        Ok(false) => return Err(RecordFault::DisplayMismatch),
-        Err(_) => return Err(RecordFault::MalformedBlock),
-    }
-    Ok(Checked {
+    Ok(Parsed {
         prev,
-        hash,
+        block_prev,
+        stated,
+        digest,
         seq: block.seq,
         truncated: block.truncated,
         unlogged: block.unlogged,
+        chain_start: block.version == Some(KEYED_VERSION),
+        display,
+        message: block.message.0,
     })
+}
+
+impl Parsed<'_> {
+    /// Checks the record states `expected` (its digest in a plain chain, its
+    /// tag in a keyed one), then that its display line agrees with its block:
+    /// the same `prev_hash`, and the display text is the message.
+    pub(crate) fn check(&self, expected: &Hash) -> Result<(), RecordFault> {
+        if self.stated != *expected {
+            return Err(RecordFault::HashMismatch);
+        }
+        if self.block_prev != self.prev {
+            return Err(RecordFault::PrevHashDisagrees);
+        }
+        match display_matches(self.message.as_bytes(), self.display) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(RecordFault::DisplayMismatch),
+            Err(_) => Err(RecordFault::MalformedBlock),
+        }
+    }
 }

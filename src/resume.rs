@@ -9,6 +9,7 @@
 use core::fmt;
 
 use crate::record::{self, RecordFault, BLOCK_PREFIX};
+use crate::seal::{SealKey, Sealed};
 use crate::writer::Head;
 
 /// Where a chain continues, found in the tail of a log.
@@ -42,6 +43,14 @@ pub enum ResumeError {
         /// The start of the offending bytes in the tail slice.
         offset: usize,
     },
+    /// A keyed log's last record is not the one just before the seal key's
+    /// record: the key state and the log are out of step.
+    KeyOutOfStep {
+        /// The `seq` the key is for.
+        key_seq: u64,
+        /// The log's last `seq` (`None`: no record, or one without a seq).
+        log_seq: Option<u64>,
+    },
 }
 
 impl fmt::Display for ResumeError {
@@ -53,6 +62,16 @@ impl fmt::Display for ResumeError {
             }
             ResumeError::MalformedTail { .. } => {
                 f.write_str("the log ends in something that is not a record")
+            }
+            ResumeError::KeyOutOfStep { key_seq, log_seq } => {
+                write!(
+                    f,
+                    "the seal key is for seq {key_seq}, but the log's last seq is "
+                )?;
+                match log_seq {
+                    Some(s) => write!(f, "{s}"),
+                    None => f.write_str("none"),
+                }
             }
         }
     }
@@ -68,10 +87,68 @@ impl core::error::Error for ResumeError {}
 /// tail, `tail[end..]`, which may hold one complete display line and part of
 /// the next line, or part of a display line, but nothing more.
 pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
+    let Some((display, block)) = last_record(tail, whole_log)? else {
+        return Ok(Resumed { head: None, end: 0 });
+    };
+    let bad = |fault| ResumeError::LastRecord {
+        fault,
+        offset: display.start,
+    };
+    let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
+    parsed.check(&parsed.digest).map_err(bad)?;
+    Ok(Resumed {
+        head: Some(Head {
+            seq: parsed.seq,
+            hash: parsed.stated,
+        }),
+        end: block.end,
+    })
+}
+
+/// [`resume`] for a keyed chain: the last record was sealed with a key the
+/// writer no longer has, so it is checked against the [`Sealed`] record the
+/// writer's key state remembers (its tag and digest), and its `seq` must be
+/// the one just before the key's.
+pub fn resume_keyed(tail: &[u8], whole_log: bool, key: &SealKey) -> Result<Resumed, ResumeError> {
+    let out_of_step = |log_seq| ResumeError::KeyOutOfStep {
+        key_seq: key.seq(),
+        log_seq,
+    };
+    let Some((display, block)) = last_record(tail, whole_log)? else {
+        return match (key.seq(), key.last()) {
+            (0, None) => Ok(Resumed { head: None, end: 0 }),
+            _ => Err(out_of_step(None)),
+        };
+    };
+    let bad = |fault| ResumeError::LastRecord {
+        fault,
+        offset: display.start,
+    };
+    let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
+    if parsed.seq.and_then(|s| s.checked_add(1)) != Some(key.seq()) {
+        return Err(out_of_step(parsed.seq));
+    }
+    match key.last() {
+        Some(Sealed { tag, digest }) if tag == parsed.stated && digest == parsed.digest => {}
+        _ => return Err(bad(RecordFault::HashMismatch)),
+    }
+    parsed.check(&parsed.stated).map_err(bad)?;
+    Ok(Resumed {
+        head: Some(Head {
+            seq: parsed.seq,
+            hash: parsed.stated,
+        }),
+        end: block.end,
+    })
+}
+
+/// The last complete record's two lines, `None` for a log with none, after
+/// checking that what follows it can be a torn record.
+fn last_record(tail: &[u8], whole_log: bool) -> Result<Option<(Line<'_>, Line<'_>)>, ResumeError> {
     // Running out of lines means the start of the log, or a tail too short.
-    let start_of_log = |end: usize| {
+    let start_of_log = || {
         if whole_log {
-            Ok(Resumed { head: None, end })
+            Ok(None)
         } else {
             Err(ResumeError::NeedMoreTail)
         }
@@ -79,7 +156,7 @@ pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
     let mut lines = LinesBack::new(tail, whole_log);
     // The last LF-terminated line, skipping an unterminated remainder.
     let Some(mut last) = lines.next() else {
-        return start_of_log(0);
+        return start_of_log();
     };
     if !last.bytes.starts_with(BLOCK_PREFIX) {
         // A complete display line whose block line never came: torn, if it
@@ -90,31 +167,17 @@ pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
         match lines.next() {
             Some(line) if line.bytes.starts_with(BLOCK_PREFIX) => last = line,
             Some(line) => return Err(ResumeError::MalformedTail { offset: line.start }),
-            None => return start_of_log(0),
+            None => return start_of_log(),
         }
     }
     let block = last;
-    let Some(display) = lines.next() else {
-        return if whole_log {
-            Err(ResumeError::MalformedTail {
-                offset: block.start,
-            })
-        } else {
-            Err(ResumeError::NeedMoreTail)
-        };
-    };
-    let checked =
-        record::check(display.bytes, block.bytes).map_err(|fault| ResumeError::LastRecord {
-            fault,
-            offset: display.start,
-        })?;
-    Ok(Resumed {
-        head: Some(Head {
-            seq: checked.seq,
-            hash: checked.hash,
+    match lines.next() {
+        Some(display) => Ok(Some((display, block))),
+        None if whole_log => Err(ResumeError::MalformedTail {
+            offset: block.start,
         }),
-        end: block.end,
-    })
+        None => Err(ResumeError::NeedMoreTail),
+    }
 }
 
 /// One LF-terminated line found walking backwards.

@@ -8,7 +8,8 @@
 use core::fmt;
 
 use crate::hash::Hash;
-use crate::record::{self, Checked, RecordFault};
+use crate::record::{self, Parsed, RecordFault};
+use crate::seal::{Key, VerifyKey};
 use crate::writer::Head;
 
 /// Where the log must start.
@@ -133,6 +134,17 @@ pub enum FailureKind {
         /// The log's actual last record.
         last: Option<Head>,
     },
+    /// The log is keyed (its first record is a keyed chain start) and no key
+    /// was given.
+    KeyRequired,
+    /// A key was given but the log is not keyed: it was written without a key,
+    /// or rewritten by someone who had none.
+    NotKeyed,
+    /// The chain-start record's tag does not match the key given: the wrong
+    /// key (an evolved seal key, another chain's), or a changed chain start.
+    WrongKey,
+    /// A record of a keyed chain has no `seq`, so no key to check it with.
+    SeqMissing,
 }
 
 impl fmt::Display for FailureKind {
@@ -158,6 +170,16 @@ impl fmt::Display for FailureKind {
                 "expected head mismatch: seq {} has hash {found}, expected {}",
                 expected.seq, expected.hash
             ),
+            FailureKind::KeyRequired => {
+                f.write_str("the log is keyed: a verify key is required to check it")
+            }
+            FailureKind::NotKeyed => f.write_str(
+                "a key was given but the log is not keyed (written without a key, or rewritten)",
+            ),
+            FailureKind::WrongKey => f.write_str(
+                "the key does not verify the chain start (wrong key, or the record was changed)",
+            ),
+            FailureKind::SeqMissing => f.write_str("a record of a keyed chain has no seq"),
             FailureKind::Truncated { expected, last } => {
                 write!(
                     f,
@@ -218,10 +240,19 @@ impl Verdict {
     }
 }
 
+/// A keyed verification's key: the verify key until the first record says
+/// where the chain is, then the key for the next record's `seq`.
+#[derive(Debug)]
+enum KeyCursor {
+    Initial(VerifyKey),
+    At { seq: u64, key: Key },
+}
+
 /// The verifier's state apart from its buffer.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 struct State {
     options: Options,
+    key: Option<KeyCursor>,
     /// Complete lines consumed by complete records.
     lines: u64,
     /// Bytes consumed by complete records.
@@ -246,16 +277,66 @@ impl State {
         failure
     }
 
+    /// Checks the hash a record states: its digest in a plain chain, its tag
+    /// under the record's own key in a keyed chain; then its display.
+    fn check_seal(&mut self, parsed: &Parsed<'_>) -> Result<(), (u64, FailureKind)> {
+        let first = self.lines + 1;
+        let at_start = self.report.records == 0;
+        let fault = |fault| (first, FailureKind::Record(fault));
+        let Some(cursor) = &mut self.key else {
+            if at_start && parsed.chain_start {
+                return Err((first, FailureKind::KeyRequired));
+            }
+            return parsed.check(&parsed.digest).map_err(fault);
+        };
+        if at_start && self.options.start == Start::Genesis && !parsed.chain_start {
+            return Err((first, FailureKind::NotKeyed));
+        }
+        let Some(seq) = parsed.seq else {
+            return Err((first, FailureKind::SeqMissing));
+        };
+        if let KeyCursor::Initial(verify) = cursor {
+            // Where the chain (or segment) starts: derive that key once.
+            let key = verify.key_at(seq);
+            *cursor = KeyCursor::At { seq, key };
+        }
+        let KeyCursor::At { seq: key_seq, key } = cursor else {
+            return Err(fault(RecordFault::HashMismatch));
+        };
+        if *key_seq != seq {
+            let kind = FailureKind::SeqOutOfOrder {
+                expected: *key_seq,
+                found: seq,
+            };
+            return Err((first, kind));
+        }
+        match parsed.check(&key.tag(&parsed.digest)) {
+            Err(RecordFault::HashMismatch) if parsed.chain_start => {
+                return Err((first, FailureKind::WrongKey))
+            }
+            result => result.map_err(fault)?,
+        }
+        // One derivation per record; the old key is erased.
+        *key = key.evolve();
+        *key_seq = seq.saturating_add(1);
+        Ok(())
+    }
+
     /// One complete record: `line1`, `line2` without their LFs.
     fn record(&mut self, line1: &[u8], line2: &[u8]) -> Result<(), Failure> {
         let first = self.lines + 1;
-        let checked: Checked = record::check(line1, line2).map_err(|fault| {
+        let fault = |fault| {
             let line = match fault {
                 RecordFault::MissingBlockData | RecordFault::MalformedBlock => first + 1,
                 _ => first,
             };
-            self.fail(line, FailureKind::Record(fault))
-        })?;
+            (line, FailureKind::Record(fault))
+        };
+        let checked = match record::parse(line1, line2) {
+            Ok(parsed) => self.check_seal(&parsed).map(|()| parsed),
+            Err(e) => Err(fault(e)),
+        };
+        let checked = checked.map_err(|(line, kind)| self.fail(line, kind))?;
         match self.expect_prev {
             Some(expected) if expected != checked.prev => {
                 let kind = if self.report.records == 0 && self.options.start == Start::Genesis {
@@ -280,10 +361,10 @@ impl State {
         let seq = checked.seq.or(self.expect_seq);
         if let Some(expected) = self.options.expect_head {
             if seq == Some(expected.seq) {
-                if checked.hash != expected.hash {
+                if checked.stated != expected.hash {
                     let kind = FailureKind::HeadMismatch {
                         expected,
-                        found: checked.hash,
+                        found: checked.stated,
                     };
                     return Err(self.fail(first, kind));
                 }
@@ -292,7 +373,7 @@ impl State {
         }
         let report = &mut self.report;
         if report.start.is_none() {
-            report.start = Some(crate::verify::SegmentStart {
+            report.start = Some(SegmentStart {
                 seq,
                 prev_hash: checked.prev,
             });
@@ -300,11 +381,11 @@ impl State {
         report.records += 1;
         report.head = Some(Head {
             seq,
-            hash: checked.hash,
+            hash: checked.stated,
         });
         report.unlogged = report.unlogged.saturating_add(checked.unlogged);
         report.truncated += u64::from(checked.truncated);
-        self.expect_prev = Some(checked.hash);
+        self.expect_prev = Some(checked.stated);
         self.expect_seq = seq.and_then(|s| s.checked_add(1));
         self.lines += 2;
         // Both lines and their LFs.
@@ -336,6 +417,17 @@ impl<'b> Verifier<'b> {
     /// A verifier using `buf` for the record being read; its length is the
     /// longest record accepted.
     pub fn new(buf: &'b mut [u8], options: Options) -> Self {
+        Self::with_key_option(buf, options, None)
+    }
+
+    /// A verifier for a keyed chain, holding its initial key `k(0)`: each
+    /// record is checked under its own key, derived one step per record. A
+    /// log that is not keyed fails ([`FailureKind::NotKeyed`]).
+    pub fn keyed(buf: &'b mut [u8], options: Options, key: VerifyKey) -> Self {
+        Self::with_key_option(buf, options, Some(key))
+    }
+
+    fn with_key_option(buf: &'b mut [u8], options: Options, key: Option<VerifyKey>) -> Self {
         let (expect_prev, expect_seq) = match options.start {
             Start::Genesis => (Some(Hash::GENESIS), Some(0)),
             Start::Segment => (None, None),
@@ -347,6 +439,7 @@ impl<'b> Verifier<'b> {
             line1_end: None,
             state: State {
                 options,
+                key: key.map(KeyCursor::Initial),
                 lines: 0,
                 offset: 0,
                 expect_prev,

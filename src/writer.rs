@@ -7,7 +7,8 @@ use heapless::Vec;
 use crate::clock::Timestamp;
 use crate::hash::Hash;
 use crate::level::Level;
-use crate::record::{self, Body, Draft, Link};
+use crate::record::{self, Body, Draft, Link, Tail, MIN_CAPACITY};
+use crate::seal::{Plain, Seal, SealError, Sealed, CHAIN_START_MESSAGE};
 use crate::sink::SinkError;
 
 /// The last record of a chain: its hash, and its `seq` when known.
@@ -46,29 +47,83 @@ pub(crate) fn link_after(head: Option<Head>) -> Link {
     }
 }
 
-/// A chain's head and its sink. It has no lock: [`Chain`](crate::Chain) puts
-/// one around it for firmware; a host puts it behind a blocking mutex.
+/// A record could not be appended; nothing of it is in the chain.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum WriteError<E> {
+    /// The sink failed; the head did not advance.
+    Sink(SinkError<E>),
+    /// A keyed writer's key is not the one for this record.
+    Seal(SealError),
+}
+
+impl<E> From<SinkError<E>> for WriteError<E> {
+    fn from(e: SinkError<E>) -> Self {
+        WriteError::Sink(e)
+    }
+}
+
+impl<E: fmt::Debug> fmt::Display for WriteError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::Sink(e) => e.fmt(f),
+            WriteError::Seal(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: fmt::Debug> core::error::Error for WriteError<E> {}
+
+/// A chain's head, its sink and how it seals records. It has no lock:
+/// [`Chain`](crate::Chain) puts one around it for firmware; a host puts it
+/// behind a blocking mutex.
 ///
-/// Appending seals the record (adds `prev_hash`, `seq`, `timestamp`), hashes
-/// the tail and writes both lines. If the sink fails, the error is returned
-/// and the head does not advance. (The sink may then hold part of the record;
-/// a file sink can cut it off again, a UART cannot.)
+/// Appending closes the block (adds `prev_hash`, `seq`, `timestamp`), hashes
+/// the tail, seals it (`S`: [`Plain`] or a [`SealKey`](crate::SealKey)) and
+/// writes both lines. If the sink fails, the error is returned and the head
+/// does not advance. (The sink may then hold part of the record; a file sink
+/// can cut it off again, a UART cannot.)
+///
+/// A keyed writer at genesis first writes the chain-start record.
 #[derive(Debug)]
-pub struct Writer<W> {
+pub struct Writer<W, S = Plain> {
     sink: W,
     head: Option<Head>,
+    seal: S,
 }
 
 impl<W> Writer<W> {
-    /// A writer that starts a new chain at genesis.
+    /// A writer that starts a new plain chain at genesis.
     pub const fn new(sink: W) -> Self {
-        Writer { sink, head: None }
+        Writer {
+            sink,
+            head: None,
+            seal: Plain,
+        }
     }
 
-    /// A writer that continues a chain after `head` (`None`: at genesis), as
-    /// found by [`resume`](crate::resume()).
+    /// A plain writer that continues a chain after `head` (`None`: at
+    /// genesis), as found by [`resume`](crate::resume()).
     pub const fn resume(sink: W, head: Option<Head>) -> Self {
-        Writer { sink, head }
+        Writer {
+            sink,
+            head,
+            seal: Plain,
+        }
+    }
+}
+
+impl<W, S> Writer<W, S> {
+    /// A writer that continues after `head` and seals with `seal`. For a keyed
+    /// chain, pass the [`SealKey`](crate::SealKey) for the record after `head`.
+    pub const fn sealed(sink: W, head: Option<Head>, seal: S) -> Self {
+        Writer { sink, head, seal }
+    }
+
+    /// How this writer seals: for a keyed writer, the key state to persist
+    /// after each record.
+    pub fn seal(&self) -> &S {
+        &self.seal
     }
 
     /// The last record written, or `None` while the chain is empty.
@@ -92,7 +147,7 @@ impl<W> Writer<W> {
     }
 }
 
-impl<W: embedded_io::Write> Writer<W> {
+impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
     /// Appends a record formatted ahead of time. `unlogged` is the number of
     /// records lost just before it (0 normally); the record states it.
     pub fn append_draft<const N: usize>(
@@ -100,7 +155,7 @@ impl<W: embedded_io::Write> Writer<W> {
         draft: &mut Draft<N>,
         timestamp: Timestamp,
         unlogged: u64,
-    ) -> Result<Head, SinkError<W::Error>> {
+    ) -> Result<Head, WriteError<W::Error>> {
         let (json, body) = draft.parts();
         self.append_body(json, body, timestamp, unlogged)
     }
@@ -113,7 +168,7 @@ impl<W: embedded_io::Write> Writer<W> {
         message: fmt::Arguments<'_>,
         timestamp: Timestamp,
         unlogged: u64,
-    ) -> Result<Head, SinkError<W::Error>> {
+    ) -> Result<Head, WriteError<W::Error>> {
         let body = record::format_body(json, level, message);
         self.append_body(json, &body, timestamp, unlogged)
     }
@@ -124,10 +179,43 @@ impl<W: embedded_io::Write> Writer<W> {
         body: &Body,
         timestamp: Timestamp,
         unlogged: u64,
-    ) -> Result<Head, SinkError<W::Error>> {
+    ) -> Result<Head, WriteError<W::Error>> {
+        if S::KEYED && self.head.is_none() {
+            self.write_chain_start(timestamp)?;
+        }
+        self.write_closed(json, body, timestamp, unlogged, false)
+    }
+
+    /// A keyed chain's first record: says the chain is keyed and in which format.
+    fn write_chain_start(&mut self, timestamp: Timestamp) -> Result<Head, WriteError<W::Error>> {
+        let mut json = Vec::<u8, MIN_CAPACITY>::new();
+        let body = record::format_body(
+            &mut json,
+            Level::Info,
+            format_args!("{CHAIN_START_MESSAGE}"),
+        );
+        self.write_closed(&mut json, &body, timestamp, 0, true)
+    }
+
+    fn write_closed<const N: usize>(
+        &mut self,
+        json: &mut Vec<u8, N>,
+        body: &Body,
+        timestamp: Timestamp,
+        unlogged: u64,
+        chain_start: bool,
+    ) -> Result<Head, WriteError<W::Error>> {
         let link = link_after(self.head);
-        let hash = record::seal(json, body, link, timestamp, unlogged);
+        let tail = Tail {
+            link,
+            timestamp,
+            unlogged,
+            chain_start,
+        };
+        let digest = record::close_block(json, body, &tail);
+        let hash = self.seal.tag(link.seq, &digest).map_err(WriteError::Seal)?;
         record::write_record(&mut self.sink, json, body, &link.prev, &hash)?;
+        self.seal.advance(Sealed { tag: hash, digest });
         let head = Head {
             seq: link.seq,
             hash,
@@ -145,7 +233,7 @@ impl<W: embedded_io::Write> Writer<W> {
         torn: &[u8],
         offset: u64,
         timestamp: Timestamp,
-    ) -> Result<Option<Head>, SinkError<W::Error>> {
+    ) -> Result<Option<Head>, WriteError<W::Error>> {
         let mut json = Vec::<u8, N>::new();
         let recovery = crate::resume::Recovery::new(torn, offset, record::message_capacity(N));
         for part in recovery.parts() {

@@ -78,14 +78,21 @@ fn python(script: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
 }
 
 fn seed_log(messages: &[&str]) -> Vec<u8> {
-    python(SEED_WRITER, &[], serde_json::to_string(messages).unwrap().as_bytes())
+    python(
+        SEED_WRITER,
+        &[],
+        serde_json::to_string(messages).unwrap().as_bytes(),
+    )
 }
 
 fn seed_verifies(log: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log");
     std::fs::write(&path, log).unwrap();
-    String::from_utf8(python(SEED_VERIFIER, &[path.to_str().unwrap()], b"")).unwrap().trim().to_string()
+    String::from_utf8(python(SEED_VERIFIER, &[path.to_str().unwrap()], b""))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 const ORDINARY: [&str; 6] = [
@@ -101,10 +108,18 @@ const ORDINARY: [&str; 6] = [
 fn logs_the_seed_writes_verify_here() {
     let log = seed_log(&ORDINARY);
     let text = String::from_utf8(log.clone()).unwrap();
-    assert!(text.contains("\\ud83d\\ude00"), "python wrote surrogate pairs");
-    assert!(text.contains("\"levelno\": 20, \"message\": "), "python wrote spaces");
+    assert!(
+        text.contains("\\ud83d\\ude00"),
+        "python wrote surrogate pairs"
+    );
+    assert!(
+        text.contains("\"levelno\": 20, \"message\": "),
+        "python wrote spaces"
+    );
     assert!(!text.contains("\"seq\""));
-    let Verdict::Intact(report) = verify(&log) else { panic!("{:?}", verify(&log)) };
+    let Verdict::Intact(report) = verify(&log) else {
+        panic!("{:?}", verify(&log))
+    };
     assert_eq!(report.records, ORDINARY.len() as u64);
     // No seq in the file: counted from genesis.
     assert_eq!(report.head.unwrap().seq, Some(ORDINARY.len() as u64 - 1));
@@ -142,11 +157,22 @@ fn a_seed_log_continued_here_verifies_both_ways() {
     assert_eq!(head.seq, None, "the seed writes no seq");
     let mut writer = Writer::resume(VecSink(log.clone()), resumed.head);
     for m in &ORDINARY[3..] {
-        writer.append_draft(&mut Draft::<CAP>::new(Level::Info, format_args!("{m}")), Timestamp::new(1, 5), 0).unwrap();
+        writer
+            .append_draft(
+                &mut Draft::<CAP>::new(Level::Info, format_args!("{m}")),
+                Timestamp::new(1, 5),
+                0,
+            )
+            .unwrap();
     }
     let out = writer.into_sink().0;
-    assert!(blocks(&out).iter().all(|b| b.get("seq").is_none()), "no seq invented");
-    assert!(matches!(verify(&out), Verdict::Intact(r) if r.records == 6 && r.head.unwrap().seq == Some(5)));
+    assert!(
+        blocks(&out).iter().all(|b| b.get("seq").is_none()),
+        "no seq invented"
+    );
+    assert!(
+        matches!(verify(&out), Verdict::Intact(r) if r.records == 6 && r.head.unwrap().seq == Some(5))
+    );
     assert_eq!(seed_verifies(&out), "True");
 }
 
@@ -155,12 +181,18 @@ fn hand_written_seed_vectors_verify() {
     // Written by hand from FORMAT.md: spaces, escapes of every kind, a
     // surrogate pair, an exponent timestamp, an unknown key, no seq.
     let blocks = [
-        (r#"{"levelno": 20, "message": "caf\u00e9 \ud83d\ude00 \"q\" \\ \/ \t", "prev_hash": "PREV", "timestamp": 1764146337.541715}"#,
-         "café 😀 \"q\" \\ / \t"),
-        (r#"{ "extra" : [1, {"a": null}], "levelno" : 30 , "message" : "x\u0041" , "prev_hash" : "PREV" , "timestamp" : 1.7e9 }"#,
-         "xA"),
-        (r#"{"levelno": 40, "message": "nl\n cr\r esc\u001b", "prev_hash": "PREV", "timestamp": 0}"#,
-         "nl\\n cr\\r esc\\u001b"),
+        (
+            r#"{"levelno": 20, "message": "caf\u00e9 \ud83d\ude00 \"q\" \\ \/ \t", "prev_hash": "PREV", "timestamp": 1764146337.541715}"#,
+            "café 😀 \"q\" \\ / \t",
+        ),
+        (
+            r#"{ "extra" : [1, {"a": null}], "levelno" : 30 , "message" : "x\u0041" , "prev_hash" : "PREV" , "timestamp" : 1.7e9 }"#,
+            "xA",
+        ),
+        (
+            r#"{"levelno": 40, "message": "nl\n cr\r esc\u001b", "prev_hash": "PREV", "timestamp": 0}"#,
+            "nl\\n cr\\r esc\\u001b",
+        ),
     ];
     let mut log = Vec::new();
     let mut prev = Hash::GENESIS;
