@@ -1,0 +1,269 @@
+//! Keyed, forward-secure chains: what they catch that a plain chain cannot.
+
+mod common;
+
+use common::*;
+use immutable_log::*;
+
+const K0: [u8; 32] = [0x42; 32];
+
+/// A keyed log of these messages; returns it, its head and the writer's final key state.
+fn keyed_log(messages: &[&str]) -> (Vec<u8>, Option<Head>, SealKey) {
+    let writer = Writer::sealed(VecSink::default(), None, SealKey::new(Key::from_bytes(K0)));
+    let chain: Chain<VecSink, NoClock, CAP, SealKey> = Chain::from_writer(writer, NoClock);
+    for m in messages {
+        chain.append(Level::Info, format_args!("{m}")).unwrap();
+    }
+    let head = chain.head();
+    let writer = chain.into_writer();
+    let key = writer.seal().clone();
+    (writer.into_sink().0, head, key)
+}
+
+fn verify_keyed(log: &[u8], key: [u8; 32], options: Options) -> Verdict {
+    let mut buf = vec![0u8; 8192];
+    let mut v = Verifier::keyed(&mut buf, options, VerifyKey::new(Key::from_bytes(key)));
+    let _ = v.feed(log);
+    v.finish()
+}
+
+fn failure(v: &Verdict) -> Option<Failure> {
+    match v {
+        Verdict::Failed(_, f) => Some(*f),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_keyed_log_starts_with_a_chain_start_record_and_verifies_with_its_key() {
+    let (log, head, key) = keyed_log(&["a", "b", "c"]);
+    let blocks = blocks(&log);
+    assert_eq!(blocks.len(), 4, "chain start + 3");
+    assert_eq!(blocks[0]["version"], "immutable-log/1 keyed");
+    assert!(blocks[0]["message"].as_str().unwrap().contains("keyed"));
+    assert!(blocks[1..].iter().all(|b| b.get("version").is_none()));
+    assert_eq!(head.unwrap().seq, Some(3));
+    assert_eq!(key.seq(), 4);
+    let v = verify_keyed(&log, K0, Options::default());
+    assert!(
+        matches!(v, Verdict::Intact(r) if r.records == 4 && r.head == head),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn without_the_key_it_says_a_key_is_required() {
+    let (log, _, _) = keyed_log(&["a"]);
+    let f = failure(&verify(&log)).unwrap();
+    assert_eq!((f.line, f.record, f.kind), (1, 0, FailureKind::KeyRequired));
+    assert!(f.to_string().contains("key is required"));
+}
+
+#[test]
+fn an_evolved_seal_key_does_not_verify_earlier_records() {
+    let (log, _, key) = keyed_log(&["a", "b"]);
+    let evolved = *key.key().as_bytes();
+    let f = failure(&verify_keyed(&log, evolved, Options::default())).unwrap();
+    assert_eq!((f.record, f.kind), (0, FailureKind::WrongKey));
+    let f = failure(&verify_keyed(&log, [0; 32], Options::default())).unwrap();
+    assert_eq!(f.kind, FailureKind::WrongKey);
+}
+
+#[test]
+fn a_plain_log_given_a_key_is_not_accepted() {
+    // Someone without the key rewrote the log as a plain chain: it is
+    // internally consistent, and the keyed verifier refuses it.
+    let (plain, _) = log_of(&["a", "b"]);
+    assert!(matches!(verify(&plain), Verdict::Intact(_)));
+    let f = failure(&verify_keyed(&plain, K0, Options::default())).unwrap();
+    assert_eq!((f.record, f.kind), (0, FailureKind::NotKeyed));
+}
+
+#[test]
+fn a_forged_rewrite_passes_a_plain_check_but_not_the_keyed_one() {
+    let (log, _, _) = keyed_log(&["pay alice 10", "pay bob 20", "pay carol 30"]);
+    // The forger edits record 2 and recomputes every hash after it, as one can
+    // for a plain chain: SHA-256 needs no secret.
+    let text = String::from_utf8(log.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut forged = String::new();
+    let mut prev = Hash::GENESIS;
+    for (i, pair) in lines.chunks(2).enumerate() {
+        let mut block = pair[1].strip_prefix("BLOCK_DATA:").unwrap().to_string();
+        let display = pair[0][65..pair[0].len() - 65].to_string();
+        let display = if i == 2 {
+            display.replace("bob 20", "bob 2000")
+        } else {
+            display
+        };
+        if i == 2 {
+            block = block.replace("bob 20", "bob 2000");
+        }
+        if i > 0 {
+            let old_prev = &pair[0][..64];
+            block = block.replace(old_prev, &prev.to_string());
+        }
+        let hash = BlockHasher::hash(block.as_bytes());
+        forged.push_str(&format!("{prev}|{display}|{hash}\nBLOCK_DATA:{block}\n"));
+        prev = hash;
+    }
+    // The forged file is a consistent plain chain, but its chain start no
+    // longer carries a valid tag:
+    let f = failure(&verify_keyed(forged.as_bytes(), K0, Options::default())).unwrap();
+    assert_eq!(
+        f.record, 0,
+        "the re-hashed chain start no longer carries a valid tag"
+    );
+    // Even keeping the genuine chain start and record 1, the forged record 2 fails.
+    let spans = record_spans(&log);
+    let mut spliced = log[..spans[2].start].to_vec();
+    let fspans = record_spans(forged.as_bytes());
+    spliced.extend_from_slice(&forged.as_bytes()[fspans[2].start..]);
+    let f = failure(&verify_keyed(&spliced, K0, Options::default())).unwrap();
+    assert_eq!(f.record, 2);
+}
+
+#[test]
+fn a_seized_key_cannot_reseal_earlier_records() {
+    let (log, _, key) = keyed_log(&["one", "two", "three"]);
+    // The thief holds the current key (for seq 4) and rewrites record 2,
+    // sealing it with that key: wrong key for seq 2.
+    let spans = record_spans(&log);
+    let r = &log[spans[2].clone()];
+    let text = std::str::from_utf8(r).unwrap().replace("two", "TWO");
+    let mut lines = text.lines();
+    let line1 = lines.next().unwrap();
+    let block = lines.next().unwrap().strip_prefix("BLOCK_DATA:").unwrap();
+    let digest = BlockHasher::hash(block.as_bytes());
+    let tag = key.key().tag(&digest);
+    let resealed = format!(
+        "{}|{}|{tag}\nBLOCK_DATA:{block}\n",
+        &line1[..64],
+        &line1[65..line1.len() - 65]
+    );
+    let mut bad = log[..spans[2].start].to_vec();
+    bad.extend_from_slice(resealed.as_bytes());
+    let f = failure(&verify_keyed(&bad, K0, Options::default())).unwrap();
+    assert_eq!(
+        (f.record, f.kind),
+        (2, FailureKind::Record(RecordFault::HashMismatch))
+    );
+}
+
+#[test]
+fn every_single_byte_change_of_a_keyed_log_is_caught() {
+    let (log, _, _) = keyed_log(&["x", "y"]);
+    let spans = record_spans(&log);
+    for at in 0..log.len() {
+        let k = spans.iter().position(|s| s.contains(&at)).unwrap() as u64;
+        for value in [log[at] ^ 1, log[at] ^ 0x20, b'\n', b'0'] {
+            if value == log[at] {
+                continue;
+            }
+            let mut bad = log.clone();
+            bad[at] = value;
+            match verify_keyed(&bad, K0, Options::default()) {
+                Verdict::Failed(_, f) => assert_eq!(f.record, k, "byte {at}"),
+                Verdict::Torn(r, _) => assert_eq!(r.records, k, "byte {at}"),
+                Verdict::Intact(_) => panic!("byte {at} -> {value} not caught"),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_keyed_segment_verifies_from_its_own_key() {
+    let (log, _, _) = keyed_log(&["a", "b", "c", "d"]);
+    let spans = record_spans(&log);
+    let segment = &log[spans[2].start..];
+    let any = Options {
+        start: Start::Segment,
+        ..Options::default()
+    };
+    assert!(matches!(verify_keyed(segment, K0, any), Verdict::Intact(r) if r.records == 3));
+}
+
+#[test]
+fn a_keyed_writer_resumes_with_its_key_state() {
+    let (log, head, key) = keyed_log(&["a", "b"]);
+    let r = resume_keyed(&log, true, &key).unwrap();
+    assert_eq!(r.head, head);
+    // Plain resume cannot check a keyed record (its tag needs the erased key).
+    assert!(matches!(
+        resume(&log, true),
+        Err(ResumeError::LastRecord {
+            fault: RecordFault::HashMismatch,
+            ..
+        })
+    ));
+    let mut writer = Writer::sealed(VecSink(log.clone()), r.head, key.clone());
+    writer
+        .append_draft(
+            &mut Draft::<CAP>::new(Level::Info, format_args!("c")),
+            Timestamp::default(),
+            0,
+        )
+        .unwrap();
+    let out = writer.into_sink().0;
+    assert!(
+        matches!(verify_keyed(&out, K0, Options::default()), Verdict::Intact(r) if r.records == 4)
+    );
+    assert_eq!(
+        blocks(&out)
+            .iter()
+            .filter(|b| b.get("version").is_some())
+            .count(),
+        1,
+        "one chain start"
+    );
+
+    // A stale key state (one record behind) is refused, not silently used.
+    let (_, _, stale) = keyed_log(&["a"]);
+    assert!(matches!(
+        resume_keyed(&log, true, &stale),
+        Err(ResumeError::KeyOutOfStep {
+            key_seq: 2,
+            log_seq: Some(2)
+        })
+    ));
+    // A log whose last record was cut off is refused too.
+    let spans = record_spans(&log);
+    assert!(matches!(
+        resume_keyed(&log[..spans[2].start], true, &key),
+        Err(ResumeError::KeyOutOfStep { .. })
+    ));
+    // An edited last record is refused.
+    let mut bad = log.clone();
+    let at = spans[2].end - 70;
+    bad[at] ^= 1;
+    assert!(matches!(
+        resume_keyed(&bad, true, &key),
+        Err(ResumeError::LastRecord { .. })
+    ));
+    // A fresh key on an empty log starts the chain.
+    assert_eq!(
+        resume_keyed(b"", true, &SealKey::new(Key::from_bytes(K0))),
+        Ok(Resumed { head: None, end: 0 })
+    );
+}
+
+#[test]
+fn a_key_out_of_step_is_an_error_not_a_bad_record() {
+    let at_five = SealKey::from_parts(5, Key::from_bytes(K0), None);
+    let mut writer = Writer::sealed(VecSink::default(), None, at_five);
+    let e = writer
+        .append_draft(
+            &mut Draft::<CAP>::new(Level::Info, format_args!("x")),
+            Timestamp::default(),
+            0,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e,
+        WriteError::Seal(SealError::OutOfStep {
+            key_seq: 5,
+            record_seq: Some(0)
+        })
+    );
+    assert!(writer.into_sink().0.is_empty(), "nothing written");
+}
