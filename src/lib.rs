@@ -15,9 +15,11 @@
 //! | `writer` | a chain's head and sink, without a lock ([`Writer`]) |
 //! | `chain` | a `static`-able chain behind a spin lock ([`Chain`]) |
 //! | `verify` | the streaming verifier ([`Verifier`]) |
+//! | `checkpoint` | a log's head and identity as a C2SP-style note ([`Checkpoint`]) |
 //! | `resume` | continuing from a log's tail ([`resume()`]) |
 
 mod chain;
+mod checkpoint;
 mod clock;
 mod escape;
 mod hash;
@@ -32,6 +34,7 @@ mod verify;
 mod writer;
 
 pub use chain::{AppendError, Chain};
+pub use checkpoint::{Checkpoint, CheckpointError, Checkpointer};
 pub use clock::{Clock, NoClock, Timestamp};
 pub use escape::BadEscape;
 pub use hash::{BlockHasher, Hash, HexHash};

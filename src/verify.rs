@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+use crate::checkpoint::Checkpoint;
 use crate::hash::Hash;
 use crate::record::{self, Parsed, RecordFault};
 use crate::seal::{Key, VerifyKey};
@@ -43,6 +44,21 @@ pub struct Options {
     pub start: Start,
     /// A head the log must contain, to catch truncation.
     pub expect_head: Option<ExpectedHead>,
+    /// The hash the log's record 0 must have (its identity); checked when the
+    /// log starts at genesis.
+    pub expect_origin: Option<Hash>,
+}
+
+impl Options {
+    /// Requires what a [`Checkpoint`] records: the log's identity, and its
+    /// head at the checkpoint's size.
+    pub fn with_checkpoint(self, checkpoint: &Checkpoint) -> Self {
+        Options {
+            expect_head: Some(checkpoint.expected_head()),
+            expect_origin: Some(checkpoint.origin),
+            ..self
+        }
+    }
 }
 
 /// Where a log (or a segment) starts: its first record's `seq` and `prev_hash`.
@@ -145,6 +161,14 @@ pub enum FailureKind {
     WrongKey,
     /// A record of a keyed chain has no `seq`, so no key to check it with.
     SeqMissing,
+    /// Record 0 is not the expected one: this is another log than the one
+    /// the checkpoint (or expected origin) is of.
+    OriginMismatch {
+        /// The expected hash of record 0.
+        expected: Hash,
+        /// The hash found.
+        found: Hash,
+    },
 }
 
 impl fmt::Display for FailureKind {
@@ -180,6 +204,10 @@ impl fmt::Display for FailureKind {
                 "the key does not verify the chain start (wrong key, or the record was changed)",
             ),
             FailureKind::SeqMissing => f.write_str("a record of a keyed chain has no seq"),
+            FailureKind::OriginMismatch { expected, .. } => write!(
+                f,
+                "another log: record 0 is not the checkpoint's origin {expected}"
+            ),
             FailureKind::Truncated { expected, last } => {
                 write!(
                     f,
@@ -356,6 +384,18 @@ impl State {
         if let (Some(expected), Some(found)) = (self.expect_seq, checked.seq) {
             if expected != found {
                 return Err(self.fail(first, FailureKind::SeqOutOfOrder { expected, found }));
+            }
+        }
+        if let Some(expected) = self.options.expect_origin {
+            if checked.prev == Hash::GENESIS
+                && self.report.records == 0
+                && checked.stated != expected
+            {
+                let kind = FailureKind::OriginMismatch {
+                    expected,
+                    found: checked.stated,
+                };
+                return Err(self.fail(first, kind));
             }
         }
         let seq = checked.seq.or(self.expect_seq);

@@ -1,0 +1,313 @@
+//! Checkpoints: a log's head and identity, as text, to keep somewhere else.
+//!
+//! A checkpoint has the shape of a C2SP `tlog-checkpoint` note body: an origin
+//! line naming the log, the log's size (records), and the head's hash in
+//! base64, each ended by LF.
+//!
+//! ```text
+//! immutable-log/3f6c…e1      <- origin: the hash of the log's record 0
+//! 1042                        <- size: records, so the head is seq 1041
+//! q83vEjRWeJ…=                <- the head's hash, base64
+//! ```
+//!
+//! Kept in a second place (a witness file, another UART), a checkpoint turns
+//! two attacks the file alone cannot show into failures: a log cut below it
+//! ([`FailureKind::Truncated`](crate::FailureKind::Truncated)), and a log that
+//! forked from it or was rewritten
+//! ([`FailureKind::HeadMismatch`](crate::FailureKind::HeadMismatch)).
+
+use core::fmt;
+
+use crate::clock::Timestamp;
+use crate::hash::Hash;
+use crate::sink::{write_all, SinkError};
+use crate::verify::ExpectedHead;
+use crate::writer::Head;
+
+const ORIGIN_PREFIX: &str = "immutable-log/";
+
+/// A log's head and identity at one moment.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Checkpoint {
+    /// The log's identity: the hash of its record 0.
+    pub origin: Hash,
+    /// How many records the log had: the head is record `size - 1`.
+    pub size: u64,
+    /// The hash of record `size - 1`.
+    pub head: Hash,
+}
+
+/// A checkpoint's text is not one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The origin line is not `immutable-log/<64 hex>`.
+    Origin,
+    /// The size line is not a positive decimal number.
+    Size,
+    /// The hash line is not 32 bytes in base64.
+    Hash,
+    /// A line is missing (each must end with LF).
+    Truncated,
+}
+
+impl fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CheckpointError::Origin => "checkpoint: bad origin line",
+            CheckpointError::Size => "checkpoint: bad size line",
+            CheckpointError::Hash => "checkpoint: bad hash line",
+            CheckpointError::Truncated => "checkpoint: missing lines",
+        })
+    }
+}
+
+impl core::error::Error for CheckpointError {}
+
+impl Checkpoint {
+    /// The checkpoint of a log whose record 0 has hash `origin` and whose last
+    /// record is `head`. `None` when the head's `seq` is unknown.
+    pub fn new(origin: Hash, head: Head) -> Option<Self> {
+        Some(Checkpoint {
+            origin,
+            size: head.seq?.checked_add(1)?,
+            head: head.hash,
+        })
+    }
+
+    /// What a verifier must find in the log: the head at `size - 1`.
+    pub fn expected_head(&self) -> ExpectedHead {
+        ExpectedHead {
+            seq: self.size.saturating_sub(1),
+            hash: self.head,
+        }
+    }
+
+    /// Reads a checkpoint from the start of `text`; extra lines after the
+    /// three (note extensions, signatures) are ignored.
+    pub fn parse(text: &[u8]) -> Result<Checkpoint, CheckpointError> {
+        let mut lines = text.split(|&b| b == b'\n');
+        let mut line = || match (lines.next(), lines.clone().next()) {
+            // A line counts only if an LF ended it.
+            (Some(l), Some(_)) => Ok(l),
+            _ => Err(CheckpointError::Truncated),
+        };
+        let origin = line()?
+            .strip_prefix(ORIGIN_PREFIX.as_bytes())
+            .and_then(Hash::from_hex)
+            .ok_or(CheckpointError::Origin)?;
+        let size = core::str::from_utf8(line()?)
+            .ok()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u64>().ok())
+            .filter(|&n| n > 0)
+            .ok_or(CheckpointError::Size)?;
+        let head = base64_decode_32(line()?)
+            .map(Hash::from_bytes)
+            .ok_or(CheckpointError::Hash)?;
+        Ok(Checkpoint { origin, size, head })
+    }
+}
+
+impl fmt::Display for Checkpoint {
+    /// The three lines, each ended by LF.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{ORIGIN_PREFIX}{}", self.origin)?;
+        writeln!(f, "{}", self.size)?;
+        let b64 = base64_encode_32(self.head.as_bytes());
+        f.write_str(core::str::from_utf8(&b64).map_err(|_| fmt::Error)?)?;
+        f.write_str("\n")
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// 32 bytes in standard base64 with padding: 44 characters.
+fn base64_encode_32(bytes: &[u8; 32]) -> [u8; 44] {
+    let mut out = [b'='; 44];
+    for (i, chunk) in bytes.chunks(3).enumerate() {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for j in 0..=chunk.len() {
+            out[i * 4 + j] = B64[((n >> (18 - 6 * j)) & 63) as usize];
+        }
+    }
+    out
+}
+
+fn base64_decode_32(text: &[u8]) -> Option<[u8; 32]> {
+    if text.len() != 44 || !text.ends_with(b"=") || text[..43].contains(&b'=') {
+        return None;
+    }
+    let mut out = [0u8; 33];
+    for (i, quad) in text.chunks(4).enumerate() {
+        let mut n = 0u32;
+        for &c in quad {
+            let v = match c {
+                b'=' => 0,
+                _ => B64.iter().position(|&x| x == c)? as u32,
+            };
+            n = (n << 6) | v;
+        }
+        out[i * 3..i * 3 + 3].copy_from_slice(&n.to_be_bytes()[1..]);
+    }
+    // The padding bits of the last character must be zero (canonical form).
+    if out[32] != 0 {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&out[..32]);
+    Some(hash)
+}
+
+/// Writes a checkpoint to a second sink every `every_records` records or
+/// every `every_secs` seconds, whichever comes first (0 turns a trigger off).
+/// Each checkpoint is followed by an empty line, so a witness file is a
+/// sequence of notes; its last one is the newest.
+#[derive(Debug)]
+pub struct Checkpointer<W> {
+    sink: W,
+    origin: Option<Hash>,
+    every_records: u64,
+    every_secs: u64,
+    last_size: u64,
+    last_time: Option<Timestamp>,
+}
+
+impl<W: embedded_io::Write> Checkpointer<W> {
+    /// A checkpointer for a log whose record 0 has hash `origin` (`None` for a
+    /// new log: it is taken from record 0 when that is observed).
+    pub fn new(sink: W, origin: Option<Hash>, every_records: u64, every_secs: u64) -> Self {
+        Checkpointer {
+            sink,
+            origin,
+            every_records,
+            every_secs,
+            last_size: 0,
+            last_time: None,
+        }
+    }
+
+    /// Tells the checkpointer a record was appended; writes a checkpoint if
+    /// one is due. Returns it when one was written.
+    pub fn observe(
+        &mut self,
+        head: Head,
+        now: Timestamp,
+    ) -> Result<Option<Checkpoint>, SinkError<W::Error>> {
+        if head.seq == Some(0) {
+            self.origin = Some(head.hash);
+        }
+        let (Some(origin), Some(seq)) = (self.origin, head.seq) else {
+            return Ok(None);
+        };
+        let size = seq.saturating_add(1);
+        let by_count = self.every_records > 0 && size >= self.last_size + self.every_records;
+        let last_time = *self.last_time.get_or_insert(now);
+        let by_time =
+            self.every_secs > 0 && now.secs().saturating_sub(last_time.secs()) >= self.every_secs;
+        if !(by_count || by_time) || size == self.last_size {
+            return Ok(None);
+        }
+        self.write(origin, head)
+    }
+
+    /// Writes a checkpoint of `head` now (at shutdown, say).
+    pub fn write_now(&mut self, head: Head) -> Result<Option<Checkpoint>, SinkError<W::Error>> {
+        match self.origin {
+            Some(origin) => self.write(origin, head),
+            None => Ok(None),
+        }
+    }
+
+    fn write(
+        &mut self,
+        origin: Hash,
+        head: Head,
+    ) -> Result<Option<Checkpoint>, SinkError<W::Error>> {
+        let Some(cp) = Checkpoint::new(origin, head) else {
+            return Ok(None);
+        };
+        let mut text = heapless::String::<160>::new();
+        // 79 + 21 + 45 + 1 bytes at most: it fits.
+        let _ = fmt::write(&mut text, format_args!("{cp}\n"));
+        write_all(&mut self.sink, text.as_bytes())?;
+        self.last_size = cp.size;
+        self.last_time = None;
+        Ok(Some(cp))
+    }
+
+    /// The sink.
+    pub fn sink_mut(&mut self) -> &mut W {
+        &mut self.sink
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::string::ToString;
+
+    #[test]
+    fn text_round_trips_and_rejects_noise() {
+        let cp = Checkpoint {
+            origin: Hash::from_bytes([0xab; 32]),
+            size: 1042,
+            head: Hash::from_bytes(core::array::from_fn(|i| i as u8 * 7)),
+        };
+        let text = cp.to_string();
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.starts_with("immutable-log/abab"));
+        assert_eq!(Checkpoint::parse(text.as_bytes()), Ok(cp));
+        assert_eq!(cp.expected_head().seq, 1041);
+        let with_sig = std::format!("{text}\n— witness AAAA\n");
+        assert_eq!(Checkpoint::parse(with_sig.as_bytes()), Ok(cp));
+        assert_eq!(
+            Checkpoint::parse(&text.as_bytes()[..text.len() - 1]),
+            Err(CheckpointError::Truncated)
+        );
+        assert_eq!(
+            Checkpoint::parse(text.replace("1042", "0").as_bytes()),
+            Err(CheckpointError::Size)
+        );
+        assert_eq!(
+            Checkpoint::parse(text.replace("1042", "+5").as_bytes()),
+            Err(CheckpointError::Size)
+        );
+        assert_eq!(
+            Checkpoint::parse(text.replace("immutable-log/", "x/").as_bytes()),
+            Err(CheckpointError::Origin)
+        );
+        let mut bad = text.clone().into_bytes();
+        let hash_line = bad.len() - 3;
+        bad[hash_line] = b'!';
+        assert_eq!(Checkpoint::parse(&bad), Err(CheckpointError::Hash));
+    }
+
+    #[test]
+    fn base64_matches_the_standard_alphabet() {
+        // base64 of 32 zero bytes, and of bytes 0..32
+        assert_eq!(
+            &base64_encode_32(&[0; 32]),
+            b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        );
+        let seq: [u8; 32] = core::array::from_fn(|i| i as u8);
+        assert_eq!(
+            &base64_encode_32(&seq),
+            b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+        );
+        assert_eq!(
+            base64_decode_32(b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+            Some(seq)
+        );
+        assert_eq!(
+            base64_decode_32(b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9="),
+            None
+        );
+    }
+}
