@@ -54,6 +54,7 @@ pub(crate) struct JsonStringWriter<'a, const N: usize> {
     buf: &'a mut Vec<u8, N>,
     limit: usize,
     truncated: bool,
+    escaped: bool,
 }
 
 impl<'a, const N: usize> JsonStringWriter<'a, N> {
@@ -62,11 +63,18 @@ impl<'a, const N: usize> JsonStringWriter<'a, N> {
             buf,
             limit: limit.min(N),
             truncated: false,
+            escaped: false,
         }
     }
 
     pub(crate) fn truncated(&self) -> bool {
         self.truncated
+    }
+
+    /// Whether any escape was written: if not, the display is the escaped
+    /// message byte for byte.
+    pub(crate) fn escaped(&self) -> bool {
+        self.escaped
     }
 
     fn room(&self) -> usize {
@@ -106,6 +114,7 @@ impl<const N: usize> fmt::Write for JsonStringWriter<'_, N> {
                 self.push(&bytes[start..run_end])?;
             }
             let Some(&b) = bytes.get(run_end) else { break };
+            self.escaped = true;
             match b {
                 b'"' => self.push(b"\\\"")?,
                 b'\\' => self.push(b"\\\\")?,

@@ -57,6 +57,8 @@ pub(crate) struct Body {
     message: (usize, usize),
     /// The message was cut to fit.
     truncated: bool,
+    /// The message holds escapes, so its display differs from it.
+    escaped: bool,
     /// The body's length: everything up to and including the message's closing quote.
     len: usize,
 }
@@ -79,6 +81,7 @@ pub(crate) fn format_body<const N: usize>(
     let mut writer = JsonStringWriter::new(json, limit);
     let _ = fmt::write(&mut writer, message);
     let truncated = writer.truncated();
+    let escaped = writer.escaped();
     let end = json.len();
     let _ = json.push(b'"');
     let mut hasher = BlockHasher::new();
@@ -87,6 +90,7 @@ pub(crate) fn format_body<const N: usize>(
         hasher,
         message: (start, end),
         truncated,
+        escaped,
         len: json.len(),
     }
 }
@@ -149,8 +153,12 @@ pub(crate) fn write_record<W: embedded_io::Write>(
     write_all(sink, &prev.to_hex())?;
     write_all(sink, b"|")?;
     let message = json.get(body.message.0..body.message.1).unwrap_or_default();
-    for run in DisplayRuns::new(message) {
-        write_all(sink, run)?;
+    if body.escaped {
+        for run in DisplayRuns::new(message) {
+            write_all(sink, run)?;
+        }
+    } else {
+        write_all(sink, message)?;
     }
     write_all(sink, b"|")?;
     write_all(sink, &hash.to_hex())?;
