@@ -88,28 +88,30 @@ impl<E: fmt::Debug> core::error::Error for WriteError<E> {}
 #[derive(Debug)]
 pub struct Writer<W, S = Plain> {
     sink: W,
-    head: Option<Head>,
+    /// The last record, meaningful once `started`. Kept as a plain `Head` and
+    /// a flag (not `Option<Head>`) so an empty writer is all zero bytes: a
+    /// `static` chain then sits in `.bss` and costs no flash for its image.
+    last: Head,
+    started: bool,
     seal: S,
 }
+
+/// The `last` of a writer with no record yet: all zeros.
+const NO_HEAD: Head = Head {
+    seq: None,
+    hash: Hash::GENESIS,
+};
 
 impl<W> Writer<W> {
     /// A writer that starts a new plain chain at genesis.
     pub const fn new(sink: W) -> Self {
-        Writer {
-            sink,
-            head: None,
-            seal: Plain,
-        }
+        Self::resume(sink, None)
     }
 
     /// A plain writer that continues a chain after `head` (`None`: at
     /// genesis), as found by [`resume`](crate::resume()).
     pub const fn resume(sink: W, head: Option<Head>) -> Self {
-        Writer {
-            sink,
-            head,
-            seal: Plain,
-        }
+        Writer::sealed(sink, head, Plain)
     }
 }
 
@@ -117,7 +119,16 @@ impl<W, S> Writer<W, S> {
     /// A writer that continues after `head` and seals with `seal`. For a keyed
     /// chain, pass the [`SealKey`](crate::SealKey) for the record after `head`.
     pub const fn sealed(sink: W, head: Option<Head>, seal: S) -> Self {
-        Writer { sink, head, seal }
+        let (last, started) = match head {
+            Some(head) => (head, true),
+            None => (NO_HEAD, false),
+        };
+        Writer {
+            sink,
+            last,
+            started,
+            seal,
+        }
     }
 
     /// How this writer seals: for a keyed writer, the key state to persist
@@ -128,7 +139,11 @@ impl<W, S> Writer<W, S> {
 
     /// The last record written, or `None` while the chain is empty.
     pub fn head(&self) -> Option<Head> {
-        self.head
+        if self.started {
+            Some(self.last)
+        } else {
+            None
+        }
     }
 
     /// The sink.
@@ -180,7 +195,7 @@ impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
         timestamp: Timestamp,
         unlogged: u64,
     ) -> Result<Head, WriteError<W::Error>> {
-        if S::KEYED && self.head.is_none() {
+        if S::KEYED && !self.started {
             self.write_chain_start(timestamp)?;
         }
         self.write_closed(json, body, timestamp, unlogged, false)
@@ -205,7 +220,7 @@ impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
         unlogged: u64,
         chain_start: bool,
     ) -> Result<Head, WriteError<W::Error>> {
-        let link = link_after(self.head);
+        let link = link_after(self.head());
         let tail = Tail {
             link,
             timestamp,
@@ -220,7 +235,8 @@ impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
             seq: link.seq,
             hash,
         };
-        self.head = Some(head);
+        self.last = head;
+        self.started = true;
         Ok(head)
     }
 
@@ -245,7 +261,7 @@ impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
                 0,
             )?;
         }
-        Ok(self.head)
+        Ok(self.head())
     }
 
     /// Flushes the sink.
