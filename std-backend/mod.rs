@@ -1,1 +1,77 @@
-//! The host side: what `--features std` adds.
+//! The host side (`--features std`): a tamper-evident log file that many
+//! threads write, continued across restarts, and verified in bounded memory.
+//!
+//! ```
+//! use immutable_log::std_backend::{verify_path, Durability, LogFile};
+//! use immutable_log::{Level, Options, Verdict};
+//!
+//! let path = std::env::temp_dir().join(format!("doc-{}.log", std::process::id()));
+//! # let _ = std::fs::remove_file(&path);
+//! let log = LogFile::options().durability(Durability::Flush).open(&path)?;
+//! log.append(Level::Info, format_args!("Application started"))?;
+//! let head = log.head();
+//! log.close()?;
+//!
+//! // Reopening continues the chain, reading only the end of the file.
+//! let log = LogFile::open(&path)?;
+//! assert_eq!(log.head(), head);
+//! log.append(Level::Warning, format_args!("Disk usage at {}%", 91))?;
+//! log.close()?;
+//!
+//! match verify_path(&path, Options::default())? {
+//!     Verdict::Intact(report) => assert_eq!(report.records, 2),
+//!     other => panic!("{other:?}"),
+//! }
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! | module | its one job |
+//! | --- | --- |
+//! | `file` | the handler: [`LogFile`], [`OpenOptions`] |
+//! | `appender` | the chain under the lock: stage a record, hand it to the OS, undo a failed write |
+//! | `tail` | read only the end of a log to continue it ([`read_head`]) |
+//! | `group_commit` | concurrent appenders share one `fdatasync` |
+//! | `flusher` | the background flush of [`Durability::Buffered`] |
+//! | `scratch` | a record buffer per thread, formatted outside the lock |
+//! | `format` | message text: [`Format`], the seed's [`SeedFormat`] |
+//! | `clock` | [`SystemClock`] |
+//! | `durability` | [`Durability`] |
+//! | `verify` | [`verify_reader`], [`verify_path`] |
+//! | `log_impl` | `log::Log` for [`LogFile`] |
+//! | `error` | [`Error`] |
+//! | `cli` | the `immutable-log` command (feature `cli`) |
+
+mod appender;
+#[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
+pub mod cli;
+mod clock;
+mod durability;
+mod error;
+mod file;
+mod flusher;
+mod format;
+mod group_commit;
+mod log_impl;
+mod scratch;
+mod tail;
+mod verify;
+
+pub use clock::SystemClock;
+pub use durability::{Durability, UnknownDurability};
+pub use error::{Error, Step};
+pub use file::{LogFile, OpenOptions, Recovered};
+pub use format::{AscTime, Entry, Format, PlainFormat, SeedFormat};
+pub use tail::read_head;
+pub use verify::{verify_path, verify_reader};
+
+/// The record buffer of [`LogFile`]: a `block_json` is at most this long, which
+/// leaves [`message_capacity`](crate::message_capacity)`(RECORD_CAPACITY)`
+/// bytes (JSON-escaped) for the message. A longer message is cut at a
+/// character boundary, and its record says so (`"truncated":true`).
+pub const RECORD_CAPACITY: usize = 64 * 1024;
+
+/// The longest record (both lines) the host reads: [`verify_reader`]'s
+/// buffer, and, twice over, how far back [`LogFile`] looks for the last record.
+pub const MAX_RECORD: usize = 1024 * 1024;

@@ -1,0 +1,128 @@
+//! The chain's state under the lock: the core writer (its sink is the bytes
+//! staged in memory), how much of the log the file holds, and how records go
+//! from memory to the file without ever leaving part of one in it.
+
+use std::convert::Infallible;
+use std::fs::File;
+use std::io::{self, Write};
+
+use super::{Step, RECORD_CAPACITY};
+use crate::{Draft, Head, Timestamp, WriteError, Writer};
+
+/// Where staging stood before a record, to take the record back out.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mark {
+    bytes: usize,
+    head: Option<Head>,
+}
+
+/// The writer and the file's length, kept together under the handler's mutex.
+#[derive(Debug)]
+pub(crate) struct Appender {
+    /// The chain; its sink holds the records not yet handed to the OS.
+    writer: Writer<Vec<u8>>,
+    /// The file's length: every byte handed to the OS, all whole records.
+    len: u64,
+    /// Hand-overs since open. A record's ticket is the hand-over that
+    /// carried it to the OS: tickets grow in file order.
+    handed: u64,
+    /// A failure that could not be undone; nothing more is written.
+    broken: Option<Step>,
+}
+
+impl Appender {
+    /// An appender continuing after `head`, over a file of `len` bytes.
+    pub(crate) fn new(head: Option<Head>, len: u64) -> Self {
+        Appender {
+            writer: Writer::resume(Vec::new(), head),
+            len,
+            handed: 0,
+            broken: None,
+        }
+    }
+
+    /// The last record appended (staged or handed over).
+    pub(crate) fn head(&self) -> Option<Head> {
+        self.writer.head()
+    }
+
+    /// Bytes staged, not yet handed to the OS.
+    pub(crate) fn staged_bytes(&self) -> usize {
+        self.writer.sink().len()
+    }
+
+    /// The failure that stopped this appender, if one did.
+    pub(crate) fn broken(&self) -> Option<Step> {
+        self.broken
+    }
+
+    /// Where staging stands now.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            bytes: self.staged_bytes(),
+            head: self.head(),
+        }
+    }
+
+    /// Seals a draft and stages it in memory; returns its head. Only its
+    /// ~150-byte tail is hashed here.
+    pub(crate) fn stage(
+        &mut self,
+        draft: &mut Draft<RECORD_CAPACITY>,
+        timestamp: Timestamp,
+        unlogged: u64,
+    ) -> io::Result<Head> {
+        self.writer
+            .append_draft(draft, timestamp, unlogged)
+            .map_err(staging_error)
+    }
+
+    /// Stages the records that keep a torn tail found at `offset`.
+    pub(crate) fn stage_recovered(
+        &mut self,
+        torn: &[u8],
+        offset: u64,
+        timestamp: Timestamp,
+    ) -> io::Result<Option<Head>> {
+        self.writer
+            .append_recovered::<RECORD_CAPACITY>(torn, offset, timestamp)
+            .map_err(staging_error)
+    }
+
+    /// Takes everything staged since `mark` back out, head included: for a
+    /// record whose hand-over failed.
+    pub(crate) fn unstage(&mut self, mark: Mark) {
+        let mut bytes = std::mem::take(self.writer.sink_mut());
+        bytes.truncate(mark.bytes);
+        self.writer = Writer::resume(bytes, mark.head);
+    }
+
+    /// Hands every staged record to the OS in one write, and returns the
+    /// newest record's ticket. If the write fails, the file is cut back to its
+    /// length before it (no part of a record stays in it) and the records stay
+    /// staged; if even the cut fails, the appender is broken. With nothing
+    /// staged, returns the newest ticket without writing.
+    pub(crate) fn hand_over(&mut self, file: &File) -> io::Result<u64> {
+        let bytes = self.writer.sink();
+        if bytes.is_empty() {
+            return Ok(self.handed);
+        }
+        let mut out = file;
+        if let Err(e) = out.write_all(bytes) {
+            if file.set_len(self.len).is_err() {
+                self.broken = Some(Step::Cut);
+            }
+            return Err(e);
+        }
+        self.len += bytes.len() as u64;
+        self.writer.sink_mut().clear();
+        self.handed += 1;
+        Ok(self.handed)
+    }
+}
+
+/// Staging writes to a `Vec` with a plain seal, neither of which can fail;
+/// the core's error type still has variants for sinks and keys that can.
+fn staging_error(e: WriteError<Infallible>) -> io::Error {
+    io::Error::new(io::ErrorKind::WriteZero, e.to_string())
+}

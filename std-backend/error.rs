@@ -1,0 +1,178 @@
+//! What can go wrong with a log file, and where.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::RecordFault;
+
+/// What the handler was doing when an I/O operation failed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum Step {
+    /// Opening or creating the file.
+    Open,
+    /// Taking the exclusive lock on it.
+    Lock,
+    /// Reading the end of the log to continue its chain.
+    ReadTail,
+    /// Counting lines up to a record, to name it in an error.
+    CountLines,
+    /// Cutting a torn tail (or a failed write) off the end of the file.
+    Cut,
+    /// Handing records to the operating system.
+    Write,
+    /// Making records durable (`fdatasync`).
+    Sync,
+    /// Reading the log to verify it.
+    Verify,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Open => "cannot open",
+            Step::Lock => "cannot lock",
+            Step::ReadTail => "cannot read the end of",
+            Step::CountLines => "cannot count the lines of",
+            Step::Cut => "cannot cut the end off",
+            Step::Write => "cannot write to",
+            Step::Sync => "cannot sync",
+            Step::Verify => "cannot read",
+        })
+    }
+}
+
+/// An error of the file handler or of host-side verification. Every variant
+/// names the file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Another writer holds the file's lock: another process, or another
+    /// handler in this one. Two writers never interleave two chains.
+    Locked {
+        /// The log file.
+        path: PathBuf,
+    },
+    /// An I/O operation failed.
+    Io {
+        /// The log file.
+        path: PathBuf,
+        /// What the handler was doing.
+        step: Step,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The last complete record fails its own check (its hash, or its display
+    /// line): the log was edited, and is not extended.
+    LastRecord {
+        /// The log file.
+        path: PathBuf,
+        /// The 1-based line where the record starts.
+        line: u64,
+        /// What is wrong with it.
+        fault: RecordFault,
+    },
+    /// The log ends in a complete line that is not part of a record.
+    MalformedTail {
+        /// The log file.
+        path: PathBuf,
+        /// The 1-based line of the offending bytes.
+        line: u64,
+    },
+    /// The last `limit` bytes of the file hold no complete record: its last
+    /// record (or the garbage after it) is longer than this handler reads.
+    TailTooLong {
+        /// The log file.
+        path: PathBuf,
+        /// Bytes read from the end before giving up.
+        limit: u64,
+    },
+    /// An earlier write or sync failed and could not be undone, so the file
+    /// may end in part of a record, or records may not be durable. The handler
+    /// refuses further records; reopening the file recovers it.
+    Broken {
+        /// The log file.
+        path: PathBuf,
+        /// The step that failed.
+        step: Step,
+    },
+}
+
+impl Error {
+    /// The log file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            Error::Locked { path }
+            | Error::Io { path, .. }
+            | Error::LastRecord { path, .. }
+            | Error::MalformedTail { path, .. }
+            | Error::TailTooLong { path, .. }
+            | Error::Broken { path, .. } => path,
+        }
+    }
+
+    /// True when the error is about the log's content (its last record, or
+    /// what follows it) rather than about I/O or locking.
+    pub fn is_integrity(&self) -> bool {
+        matches!(
+            self,
+            Error::LastRecord { .. } | Error::MalformedTail { .. } | Error::TailTooLong { .. }
+        )
+    }
+
+    pub(crate) fn io(path: &Path, step: Step, source: io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            step,
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Locked { path } => write!(
+                f,
+                "{}: the log is locked by another writer (another process, or another \
+                 handler in this one, has it open)",
+                path.display()
+            ),
+            Error::Io { path, step, source } => {
+                write!(f, "{step} {}: {source}", path.display())
+            }
+            Error::LastRecord { path, line, fault } => write!(
+                f,
+                "{}: line {line}: the last record fails its own check ({fault}); \
+                 the log is not extended",
+                path.display()
+            ),
+            Error::MalformedTail { path, line } => write!(
+                f,
+                "{}: line {line}: the log ends in a line that is not part of a record",
+                path.display()
+            ),
+            Error::TailTooLong { path, limit } => write!(
+                f,
+                "{}: no complete record in the last {limit} bytes",
+                path.display()
+            ),
+            Error::Broken { path, step } => write!(
+                f,
+                "{}: closed to new records after a failure that could not be undone \
+                 ({step} it); reopen the log to recover",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

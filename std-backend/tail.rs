@@ -1,0 +1,225 @@
+//! Reading the end of a log file to continue its chain: only the tail is read,
+//! so opening a 1 GB log costs what opening a 1 KB log costs.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::{Error, Step, MAX_RECORD};
+use crate::{resume, Head, ResumeError, Resumed};
+
+/// Bytes read from the end at first; doubled while no complete record is found.
+const FIRST_TAIL: u64 = 64 * 1024;
+
+/// The most read from the end: two of the longest records and some slack
+/// (the last record, and a torn one after it).
+pub(crate) const TAIL_LIMIT: u64 = 2 * MAX_RECORD as u64 + 4096;
+
+/// The end of a log, and where its chain continues.
+#[derive(Debug)]
+pub(crate) struct Tail {
+    /// Where `bytes` start in the file.
+    start: u64,
+    bytes: Vec<u8>,
+    resumed: Resumed,
+}
+
+impl Tail {
+    /// The last complete record (`None`: there is none).
+    pub(crate) fn head(&self) -> Option<Head> {
+        self.resumed.head
+    }
+
+    /// The bytes after the last complete record: a record cut off by a crash.
+    pub(crate) fn torn(&self) -> &[u8] {
+        self.bytes.get(self.resumed.end..).unwrap_or_default()
+    }
+
+    /// Where the torn bytes start in the file: the length the file has
+    /// without them.
+    pub(crate) fn clean_len(&self) -> u64 {
+        self.start + self.resumed.end as u64
+    }
+}
+
+/// Reads the end of a log of `len` bytes and finds where its chain continues.
+/// Reads a longer tail while needed, up to [`TAIL_LIMIT`].
+pub(crate) fn read_tail<R: Read + Seek>(
+    file: &mut R,
+    len: u64,
+    path: &Path,
+) -> Result<Tail, Error> {
+    let mut want = FIRST_TAIL;
+    loop {
+        let size = len.min(want);
+        let start = len - size;
+        let mut bytes = vec![0; usize::try_from(size).unwrap_or(usize::MAX)];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(&mut bytes))
+            .map_err(|e| Error::io(path, Step::ReadTail, e))?;
+        let at_line = |file: &mut R, offset: usize| -> Result<u64, Error> {
+            line_at(file, start + offset as u64).map_err(|e| Error::io(path, Step::CountLines, e))
+        };
+        match resume(&bytes, start == 0) {
+            Ok(resumed) => {
+                return Ok(Tail {
+                    start,
+                    bytes,
+                    resumed,
+                })
+            }
+            Err(ResumeError::LastRecord { fault, offset }) => {
+                return Err(Error::LastRecord {
+                    path: path.to_path_buf(),
+                    line: at_line(file, offset)?,
+                    fault,
+                })
+            }
+            Err(ResumeError::MalformedTail { offset }) => {
+                return Err(Error::MalformedTail {
+                    path: path.to_path_buf(),
+                    line: at_line(file, offset)?,
+                })
+            }
+            // `NeedMoreTail`, or a kind added later: read more, up to the limit.
+            Err(_) if start > 0 && want < TAIL_LIMIT => want = (want * 2).min(TAIL_LIMIT),
+            Err(_) => {
+                return Err(Error::TailTooLong {
+                    path: path.to_path_buf(),
+                    limit: size,
+                })
+            }
+        }
+    }
+}
+
+/// The 1-based line that byte `offset` stands on: only for error messages, so
+/// reading the file up to there is fine.
+fn line_at<R: Read + Seek>(file: &mut R, offset: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut chunk = vec![0; 64 * 1024];
+    let mut left = offset;
+    let mut line = 1;
+    while left > 0 {
+        let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = file.read(chunk.get_mut(..want).unwrap_or_default())?;
+        if n == 0 {
+            break;
+        }
+        let read = chunk.get(..n).unwrap_or_default();
+        line += read.iter().filter(|&&b| b == b'\n').count() as u64;
+        left -= n as u64;
+    }
+    Ok(line)
+}
+
+/// The head of the log at `path`: its last complete record (`None`: the log
+/// has none), reading only the tail and taking no lock. A torn tail is
+/// ignored; a last record that fails its own check is an error.
+pub fn read_head(path: impl AsRef<Path>) -> Result<Option<Head>, Error> {
+    let path = path.as_ref();
+    let mut file = File::open(path).map_err(|e| Error::io(path, Step::Open, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(path, Step::ReadTail, e))?
+        .len();
+    Ok(read_tail(&mut file, len, path)?.head())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Draft, Level, Timestamp, Writer};
+
+    /// A log of `len` bytes of which only the last `tail.len()` exist;
+    /// counts the bytes read.
+    struct Huge {
+        len: u64,
+        tail: Vec<u8>,
+        pos: u64,
+        read: u64,
+    }
+
+    impl Read for Huge {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let tail_start = self.len - self.tail.len() as u64;
+            let n = buf.len().min((self.len - self.pos) as usize);
+            for (i, b) in buf.iter_mut().take(n).enumerate() {
+                let at = self.pos + i as u64;
+                *b = if at < tail_start {
+                    b'x'
+                } else {
+                    self.tail[(at - tail_start) as usize]
+                };
+            }
+            self.pos += n as u64;
+            self.read += n as u64;
+            Ok(n)
+        }
+    }
+
+    impl Seek for Huge {
+        fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+            match to {
+                SeekFrom::Start(p) => self.pos = p,
+                _ => unimplemented!(),
+            }
+            Ok(self.pos)
+        }
+    }
+
+    fn records(n: usize) -> (Vec<u8>, Option<Head>) {
+        let mut writer = Writer::new(Vec::new());
+        let mut draft = Draft::<1024>::new(Level::Info, format_args!(""));
+        for i in 0..n {
+            draft.reformat(Level::Info, format_args!("record {i}"));
+            writer
+                .append_draft(&mut draft, Timestamp::new(1, 0), 0)
+                .unwrap();
+        }
+        let head = writer.head();
+        (writer.into_sink(), head)
+    }
+
+    #[test]
+    fn opening_a_terabyte_log_reads_only_its_tail() {
+        let (log, head) = records(3);
+        let mut tail = b"\n".to_vec();
+        tail.extend_from_slice(&log);
+        let mut huge = Huge {
+            len: 1 << 40,
+            tail,
+            pos: 0,
+            read: 0,
+        };
+        let len = huge.len;
+        let found = read_tail(&mut huge, len, Path::new("huge.log")).unwrap();
+        assert_eq!(found.head(), head);
+        assert!(found.torn().is_empty());
+        assert_eq!(huge.read, FIRST_TAIL);
+    }
+
+    #[test]
+    fn a_tail_without_any_line_end_is_refused_after_the_limit() {
+        let mut huge = Huge {
+            len: 1 << 40,
+            tail: Vec::new(),
+            pos: 0,
+            read: 0,
+        };
+        let len = huge.len;
+        let err = read_tail(&mut huge, len, Path::new("huge.log")).unwrap_err();
+        assert!(matches!(err, Error::TailTooLong { limit, .. } if limit == TAIL_LIMIT));
+    }
+
+    #[test]
+    fn an_edited_last_record_is_named_by_its_line() {
+        let (mut log, _) = records(3);
+        let last = log.len() - 10;
+        log[last] ^= 1;
+        let len = log.len() as u64;
+        let err = read_tail(&mut io::Cursor::new(log), len, Path::new("a.log")).unwrap_err();
+        assert!(matches!(err, Error::LastRecord { line: 5, .. }), "{err}");
+        assert!(err.to_string().starts_with("a.log: line 5: "), "{err}");
+    }
+}

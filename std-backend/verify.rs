@@ -1,0 +1,41 @@
+//! Verifying a log on a host: any reader, in bounded memory.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use super::{Error, Step, MAX_RECORD};
+use crate::{Options, Verdict, Verifier};
+
+/// Bytes read at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// Verifies everything `reader` yields, front to back, with memory bounded by
+/// [`MAX_RECORD`] (a longer record, or a 50 MB line without LF, is a
+/// `LineTooLong` failure, never an allocation).
+pub fn verify_reader(mut reader: impl Read, options: Options) -> io::Result<Verdict> {
+    let mut buf = vec![0; MAX_RECORD];
+    let mut verifier = Verifier::new(&mut buf, options);
+    let mut chunk = vec![0; CHUNK];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if verifier.feed(chunk.get(..n).unwrap_or_default()).is_err() {
+            // The verdict holds the failure; the rest need not be read.
+            break;
+        }
+    }
+    Ok(verifier.finish())
+}
+
+/// Verifies the log at `path` (see [`verify_reader`]). It takes no lock: a
+/// log being written may end in a torn tail.
+pub fn verify_path(path: impl AsRef<Path>, options: Options) -> Result<Verdict, Error> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(|e| Error::io(path, Step::Open, e))?;
+    verify_reader(file, options).map_err(|e| Error::io(path, Step::Verify, e))
+}
