@@ -9,7 +9,8 @@
 use core::fmt;
 
 use crate::record::{self, RecordFault, BLOCK_PREFIX};
-use crate::seal::{SealKey, Sealed};
+use crate::hash::Hash;
+use crate::seal::{Seal, SealKey, Sealed};
 use crate::writer::Head;
 
 /// Where a chain continues, found in the tail of a log.
@@ -109,15 +110,24 @@ pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
 /// writer no longer has, so it is checked against the [`Sealed`] record the
 /// writer's key state remembers (its tag and digest), and its `seq` must be
 /// the one just before the key's.
-pub fn resume_keyed(tail: &[u8], whole_log: bool, key: &SealKey) -> Result<Resumed, ResumeError> {
-    let out_of_step = |log_seq| ResumeError::KeyOutOfStep {
-        key_seq: key.seq(),
-        log_seq,
-    };
+///
+/// A key state behind the log (the writer stopped after writing records but
+/// before storing its evolved key) catches up: the records it has not seen
+/// are found in the tail and checked with the keys it still can derive, one
+/// per record, and `key` moves past them. A key state ahead of the log (its
+/// records lost) cannot: that is [`ResumeError::KeyOutOfStep`].
+pub fn resume_keyed(
+    tail: &[u8],
+    whole_log: bool,
+    key: &mut SealKey,
+) -> Result<Resumed, ResumeError> {
     let Some((display, block)) = last_record(tail, whole_log)? else {
         return match (key.seq(), key.last()) {
             (0, None) => Ok(Resumed { head: None, end: 0 }),
-            _ => Err(out_of_step(None)),
+            _ => Err(ResumeError::KeyOutOfStep {
+                key_seq: key.seq(),
+                log_seq: None,
+            }),
         };
     };
     let bad = |fault| ResumeError::LastRecord {
@@ -125,14 +135,23 @@ pub fn resume_keyed(tail: &[u8], whole_log: bool, key: &SealKey) -> Result<Resum
         offset: display.start,
     };
     let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
-    if parsed.seq.and_then(|s| s.checked_add(1)) != Some(key.seq()) {
-        return Err(out_of_step(parsed.seq));
+    let next = parsed.seq.and_then(|s| s.checked_add(1));
+    match next {
+        Some(next) if next == key.seq() => {
+            match key.last() {
+                Some(Sealed { tag, digest }) if tag == parsed.stated && digest == parsed.digest => {}
+                _ => return Err(bad(RecordFault::HashMismatch)),
+            }
+            parsed.check(&parsed.stated).map_err(bad)?;
+        }
+        Some(next) if next > key.seq() => catch_up(tail, whole_log, block.end, key)?,
+        _ => {
+            return Err(ResumeError::KeyOutOfStep {
+                key_seq: key.seq(),
+                log_seq: parsed.seq,
+            })
+        }
     }
-    match key.last() {
-        Some(Sealed { tag, digest }) if tag == parsed.stated && digest == parsed.digest => {}
-        _ => return Err(bad(RecordFault::HashMismatch)),
-    }
-    parsed.check(&parsed.stated).map_err(bad)?;
     Ok(Resumed {
         head: Some(Head {
             seq: parsed.seq,
@@ -140,6 +159,64 @@ pub fn resume_keyed(tail: &[u8], whole_log: bool, key: &SealKey) -> Result<Resum
         }),
         end: block.end,
     })
+}
+
+/// Walks the complete records of `tail[..end]` forward and checks, with
+/// `key`, each one from `key.seq()` on, advancing it: the key state catches up
+/// with the log.
+fn catch_up(tail: &[u8], whole_log: bool, end: usize, key: &mut SealKey) -> Result<(), ResumeError> {
+    let mut at = 0;
+    let mut lines = tail.get(..end).unwrap_or_default();
+    if !whole_log {
+        // The tail may start mid-line, or between a record's two lines.
+        let skip = |lines: &[u8]| lines.iter().position(|&b| b == b'\n').map_or(lines.len(), |p| p + 1);
+        let first = skip(lines);
+        at += first;
+        lines = lines.get(first..).unwrap_or_default();
+        if lines.starts_with(BLOCK_PREFIX) {
+            let second = skip(lines);
+            at += second;
+            lines = lines.get(second..).unwrap_or_default();
+        }
+    }
+    let mut split = lines.split(|&b| b == b'\n');
+    while let (Some(line1), Some(line2)) = (split.next(), split.next()) {
+        if line1.is_empty() && line2.is_empty() {
+            break;
+        }
+        let offset = at;
+        at += line1.len() + line2.len() + 2;
+        let bad = |fault| ResumeError::LastRecord { fault, offset };
+        let parsed = record::parse(line1, line2).map_err(bad)?;
+        let Some(seq) = parsed.seq else {
+            return Err(bad(RecordFault::MalformedBlock));
+        };
+        if seq < key.seq() {
+            continue;
+        }
+        if seq > key.seq() {
+            // The tail does not reach back to the key's record.
+            return Err(if whole_log {
+                ResumeError::KeyOutOfStep {
+                    key_seq: key.seq(),
+                    log_seq: Some(seq),
+                }
+            } else {
+                ResumeError::NeedMoreTail
+            });
+        }
+        let expected_prev = key.last().map_or(Hash::GENESIS, |l| l.tag);
+        if parsed.prev != expected_prev {
+            return Err(bad(RecordFault::HashMismatch));
+        }
+        let tag = key.tag(Some(seq), &parsed.digest).map_err(|_| bad(RecordFault::HashMismatch))?;
+        parsed.check(&tag).map_err(bad)?;
+        key.advance(Sealed {
+            tag,
+            digest: parsed.digest,
+        });
+    }
+    Ok(())
 }
 
 /// The last complete record's two lines, `None` for a log with none, after

@@ -151,7 +151,7 @@ impl SealKey {
     }
 
     /// Moves to the next key, erasing this one, after record `seq` was written.
-    pub(crate) fn advance(&mut self, sealed: Sealed) {
+    fn advance(&mut self, sealed: Sealed) {
         self.key = self.key.evolve();
         self.seq = self.seq.saturating_add(1);
         self.last = Some(sealed);
@@ -214,10 +214,11 @@ impl fmt::Display for SealError {
 
 impl core::error::Error for SealError {}
 
-/// How a writer seals records: [`Plain`] or a [`SealKey`].
+/// How a writer seals records: [`Plain`], a [`SealKey`], or `Option<SealKey>`
+/// (plain or keyed, chosen at run time).
 pub trait Seal {
-    /// Keyed chains start with a chain-start record.
-    const KEYED: bool;
+    /// True for a keyed chain, which starts with a chain-start record.
+    fn is_keyed(&self) -> bool;
 
     /// The hash record `seq` states, given its digest.
     fn tag(&self, seq: Option<u64>, digest: &Hash) -> Result<Hash, SealError>;
@@ -231,7 +232,9 @@ pub trait Seal {
 pub struct Plain;
 
 impl Seal for Plain {
-    const KEYED: bool = false;
+    fn is_keyed(&self) -> bool {
+        false
+    }
 
     fn tag(&self, _seq: Option<u64>, digest: &Hash) -> Result<Hash, SealError> {
         Ok(*digest)
@@ -241,7 +244,9 @@ impl Seal for Plain {
 }
 
 impl Seal for SealKey {
-    const KEYED: bool = true;
+    fn is_keyed(&self) -> bool {
+        true
+    }
 
     fn tag(&self, seq: Option<u64>, digest: &Hash) -> Result<Hash, SealError> {
         SealKey::tag(self, seq, digest)
@@ -249,6 +254,26 @@ impl Seal for SealKey {
 
     fn advance(&mut self, sealed: Sealed) {
         SealKey::advance(self, sealed);
+    }
+}
+
+/// No seal is a plain chain; `Some` seals with it.
+impl<S: Seal> Seal for Option<S> {
+    fn is_keyed(&self) -> bool {
+        self.as_ref().is_some_and(Seal::is_keyed)
+    }
+
+    fn tag(&self, seq: Option<u64>, digest: &Hash) -> Result<Hash, SealError> {
+        match self {
+            Some(seal) => seal.tag(seq, digest),
+            None => Ok(*digest),
+        }
+    }
+
+    fn advance(&mut self, sealed: Sealed) {
+        if let Some(seal) = self {
+            seal.advance(sealed);
+        }
     }
 }
 

@@ -195,7 +195,7 @@ impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
         timestamp: Timestamp,
         unlogged: u64,
     ) -> Result<Head, WriteError<W::Error>> {
-        if S::KEYED && !self.started {
+        if self.seal.is_keyed() && !self.started {
             self.write_chain_start(timestamp)?;
         }
         self.write_closed(json, body, timestamp, unlogged, false)

@@ -186,8 +186,10 @@ fn a_keyed_segment_verifies_from_its_own_key() {
 #[test]
 fn a_keyed_writer_resumes_with_its_key_state() {
     let (log, head, key) = keyed_log(&["a", "b"]);
-    let r = resume_keyed(&log, true, &key).unwrap();
+    let mut resumed_key = key.clone();
+    let r = resume_keyed(&log, true, &mut resumed_key).unwrap();
     assert_eq!(r.head, head);
+    assert_eq!(resumed_key, key, "an up-to-date key state is unchanged");
     // Plain resume cannot check a keyed record (its tag needs the erased key).
     assert!(matches!(
         resume(&log, true),
@@ -217,34 +219,65 @@ fn a_keyed_writer_resumes_with_its_key_state() {
         "one chain start"
     );
 
-    // A stale key state (one record behind) is refused, not silently used.
-    let (_, _, stale) = keyed_log(&["a"]);
-    assert!(matches!(
-        resume_keyed(&log, true, &stale),
-        Err(ResumeError::KeyOutOfStep {
-            key_seq: 2,
-            log_seq: Some(2)
-        })
-    ));
-    // A log whose last record was cut off is refused too.
     let spans = record_spans(&log);
+    // A log whose last record was cut off: the key is ahead of it.
     assert!(matches!(
-        resume_keyed(&log[..spans[2].start], true, &key),
-        Err(ResumeError::KeyOutOfStep { .. })
+        resume_keyed(&log[..spans[2].start], true, &mut key.clone()),
+        Err(ResumeError::KeyOutOfStep {
+            key_seq: 3,
+            log_seq: Some(1)
+        })
     ));
     // An edited last record is refused.
     let mut bad = log.clone();
     let at = spans[2].end - 70;
     bad[at] ^= 1;
     assert!(matches!(
-        resume_keyed(&bad, true, &key),
+        resume_keyed(&bad, true, &mut key.clone()),
         Err(ResumeError::LastRecord { .. })
     ));
     // A fresh key on an empty log starts the chain.
+    let mut fresh = SealKey::new(Key::from_bytes(K0));
     assert_eq!(
-        resume_keyed(b"", true, &SealKey::new(Key::from_bytes(K0))),
+        resume_keyed(b"", true, &mut fresh),
         Ok(Resumed { head: None, end: 0 })
     );
+}
+
+#[test]
+fn a_key_state_behind_the_log_catches_up_by_checking_the_records() {
+    // The writer stored its key state after record 0 and crashed after
+    // writing records 1..=3 without storing it again.
+    let (log, head, key) = keyed_log(&["a", "b", "c"]);
+    let (_, _, stale) = keyed_log(&[]);
+    let mut stale = stale;
+    assert_eq!(stale.seq(), 0);
+    let r = resume_keyed(&log, true, &mut stale).unwrap();
+    assert_eq!(r.head, head);
+    assert_eq!(stale, key, "caught up to the writer's own state");
+    // From the tail alone too, as long as it reaches back far enough.
+    let spans = record_spans(&log);
+    let mut stale2 = SealKey::new(Key::from_bytes(K0));
+    let first_kept = &log[spans[0].start + 10..];
+    assert_eq!(
+        resume_keyed(first_kept, false, &mut stale2),
+        Err(ResumeError::NeedMoreTail)
+    );
+    // A record in the unseen part edited: caught while catching up.
+    let mut bad = log.clone();
+    bad[spans[1].start + 66] ^= 1;
+    assert!(matches!(
+        resume_keyed(&bad, true, &mut SealKey::new(Key::from_bytes(K0))),
+        Err(ResumeError::LastRecord { .. })
+    ));
+    // The wrong initial key cannot catch up.
+    assert!(matches!(
+        resume_keyed(&log, true, &mut SealKey::new(Key::from_bytes([1; 32]))),
+        Err(ResumeError::LastRecord {
+            fault: RecordFault::HashMismatch,
+            ..
+        })
+    ));
 }
 
 #[test]
