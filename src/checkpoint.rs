@@ -20,11 +20,37 @@ use core::fmt;
 
 use crate::clock::Timestamp;
 use crate::hash::Hash;
+use crate::record::{self, RecordFault};
 use crate::sink::{write_all, SinkError};
 use crate::verify::ExpectedHead;
 use crate::writer::Head;
 
 const ORIGIN_PREFIX: &str = "immutable-log/";
+
+/// What a log's first record says about the log.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Origin {
+    /// The hash record 0 states: the log's identity in a [`Checkpoint`].
+    pub hash: Hash,
+    /// Record 0 is a keyed chain start: the log is keyed.
+    pub keyed: bool,
+}
+
+/// Reads the first record of a log from its first bytes (both lines, with
+/// their LFs, must be there). Only its shape and display are checked: the
+/// verifier checks the rest.
+pub fn origin(start: &[u8]) -> Result<Origin, RecordFault> {
+    let mut lines = start.split(|&b| b == b'\n');
+    let (Some(line1), Some(line2), Some(_)) = (lines.next(), lines.next(), lines.next()) else {
+        return Err(RecordFault::MissingBlockData);
+    };
+    let parsed = record::parse(line1, line2)?;
+    parsed.check(&parsed.stated)?;
+    Ok(Origin {
+        hash: parsed.stated,
+        keyed: parsed.chain_start,
+    })
+}
 
 /// A log's head and identity at one moment.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -34,7 +34,7 @@ mod verify;
 mod writer;
 
 pub use chain::{AppendError, Chain};
-pub use checkpoint::{Checkpoint, CheckpointError, Checkpointer};
+pub use checkpoint::{origin, Checkpoint, CheckpointError, Checkpointer, Origin};
 pub use clock::{Clock, NoClock, Timestamp};
 pub use escape::BadEscape;
 pub use hash::{BlockHasher, Hash, HexHash};
@@ -42,7 +42,7 @@ pub use level::Level;
 #[cfg(feature = "log")]
 pub use log_facade::Logger;
 pub use record::{message_capacity, Draft, RecordFault, MIN_CAPACITY};
-pub use resume::{resume, resume_keyed, Recovery, RecoveryPart, ResumeError, Resumed};
+pub use resume::{peek_head, resume, resume_keyed, Recovery, RecoveryPart, ResumeError, Resumed};
 pub use seal::{Key, Plain, Seal, SealError, SealKey, Sealed, VerifyKey};
 pub use sink::SinkError;
 pub use verify::{

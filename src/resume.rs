@@ -8,8 +8,8 @@
 
 use core::fmt;
 
-use crate::record::{self, RecordFault, BLOCK_PREFIX};
 use crate::hash::Hash;
+use crate::record::{self, RecordFault, BLOCK_PREFIX};
 use crate::seal::{Seal, SealKey, Sealed};
 use crate::writer::Head;
 
@@ -139,7 +139,8 @@ pub fn resume_keyed(
     match next {
         Some(next) if next == key.seq() => {
             match key.last() {
-                Some(Sealed { tag, digest }) if tag == parsed.stated && digest == parsed.digest => {}
+                Some(Sealed { tag, digest }) if tag == parsed.stated && digest == parsed.digest => {
+                }
                 _ => return Err(bad(RecordFault::HashMismatch)),
             }
             parsed.check(&parsed.stated).map_err(bad)?;
@@ -161,15 +162,48 @@ pub fn resume_keyed(
     })
 }
 
+/// The head of a log without checking the hash its last record states: for a
+/// keyed log read without its key (`immutable-log head`), where the tag can
+/// only be checked by a verifier holding the key. The record's shape, its
+/// JSON and its display are still checked.
+pub fn peek_head(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
+    let Some((display, block)) = last_record(tail, whole_log)? else {
+        return Ok(Resumed { head: None, end: 0 });
+    };
+    let bad = |fault| ResumeError::LastRecord {
+        fault,
+        offset: display.start,
+    };
+    let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
+    parsed.check(&parsed.stated).map_err(bad)?;
+    Ok(Resumed {
+        head: Some(Head {
+            seq: parsed.seq,
+            hash: parsed.stated,
+        }),
+        end: block.end,
+    })
+}
+
 /// Walks the complete records of `tail[..end]` forward and checks, with
 /// `key`, each one from `key.seq()` on, advancing it: the key state catches up
 /// with the log.
-fn catch_up(tail: &[u8], whole_log: bool, end: usize, key: &mut SealKey) -> Result<(), ResumeError> {
+fn catch_up(
+    tail: &[u8],
+    whole_log: bool,
+    end: usize,
+    key: &mut SealKey,
+) -> Result<(), ResumeError> {
     let mut at = 0;
     let mut lines = tail.get(..end).unwrap_or_default();
     if !whole_log {
         // The tail may start mid-line, or between a record's two lines.
-        let skip = |lines: &[u8]| lines.iter().position(|&b| b == b'\n').map_or(lines.len(), |p| p + 1);
+        let skip = |lines: &[u8]| {
+            lines
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(lines.len(), |p| p + 1)
+        };
         let first = skip(lines);
         at += first;
         lines = lines.get(first..).unwrap_or_default();
@@ -209,7 +243,9 @@ fn catch_up(tail: &[u8], whole_log: bool, end: usize, key: &mut SealKey) -> Resu
         if parsed.prev != expected_prev {
             return Err(bad(RecordFault::HashMismatch));
         }
-        let tag = key.tag(Some(seq), &parsed.digest).map_err(|_| bad(RecordFault::HashMismatch))?;
+        let tag = key
+            .tag(Some(seq), &parsed.digest)
+            .map_err(|_| bad(RecordFault::HashMismatch))?;
         parsed.check(&tag).map_err(bad)?;
         key.advance(Sealed {
             tag,

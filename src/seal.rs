@@ -169,6 +169,11 @@ impl VerifyKey {
         VerifyKey(initial)
     }
 
+    /// `k(0)`, to store it (keep it secret, and away from the writer).
+    pub fn initial(&self) -> &Key {
+        &self.0
+    }
+
     /// The key for record `seq`: `seq` evolutions of `k(0)`. For starting a
     /// verification mid-chain; a verifier walking a chain evolves one step per record.
     pub fn key_at(&self, seq: u64) -> Key {

@@ -7,20 +7,24 @@ use std::fs::File;
 use std::io::{self, Write};
 
 use super::{Step, RECORD_CAPACITY};
-use crate::{Draft, Head, Timestamp, WriteError, Writer};
+use crate::{Draft, Head, SealKey, Timestamp, WriteError, Writer};
 
-/// Where staging stood before a record, to take the record back out.
-#[derive(Clone, Copy, Debug)]
+/// Where staging stood before a record, to take the record back out. For a
+/// keyed chain it holds the key from before the record, until the record is
+/// handed to the OS or taken back.
+#[derive(Clone, Debug)]
 pub(crate) struct Mark {
     bytes: usize,
     head: Option<Head>,
+    seal: Option<SealKey>,
 }
 
 /// The writer and the file's length, kept together under the handler's mutex.
 #[derive(Debug)]
 pub(crate) struct Appender {
-    /// The chain; its sink holds the records not yet handed to the OS.
-    writer: Writer<Vec<u8>>,
+    /// The chain; its sink holds the records not yet handed to the OS. It is
+    /// keyed when it has a seal key.
+    writer: Writer<Vec<u8>, Option<SealKey>>,
     /// The file's length: every byte handed to the OS, all whole records.
     len: u64,
     /// Hand-overs since open. A record's ticket is the hand-over that
@@ -31,10 +35,11 @@ pub(crate) struct Appender {
 }
 
 impl Appender {
-    /// An appender continuing after `head`, over a file of `len` bytes.
-    pub(crate) fn new(head: Option<Head>, len: u64) -> Self {
+    /// An appender continuing after `head`, over a file of `len` bytes,
+    /// sealing with `seal` (a keyed chain) or plain.
+    pub(crate) fn new(head: Option<Head>, len: u64, seal: Option<SealKey>) -> Self {
         Appender {
-            writer: Writer::resume(Vec::new(), head),
+            writer: Writer::sealed(Vec::new(), head, seal),
             len,
             handed: 0,
             broken: None,
@@ -51,6 +56,11 @@ impl Appender {
         self.writer.sink().len()
     }
 
+    /// A keyed chain's key state: the key for the next record.
+    pub(crate) fn seal(&self) -> Option<&SealKey> {
+        self.writer.seal().as_ref()
+    }
+
     /// The failure that stopped this appender, if one did.
     pub(crate) fn broken(&self) -> Option<Step> {
         self.broken
@@ -61,6 +71,7 @@ impl Appender {
         Mark {
             bytes: self.staged_bytes(),
             head: self.head(),
+            seal: self.writer.seal().clone(),
         }
     }
 
@@ -94,7 +105,7 @@ impl Appender {
     pub(crate) fn unstage(&mut self, mark: Mark) {
         let mut bytes = std::mem::take(self.writer.sink_mut());
         bytes.truncate(mark.bytes);
-        self.writer = Writer::resume(bytes, mark.head);
+        self.writer = Writer::sealed(bytes, mark.head, mark.seal);
     }
 
     /// Hands every staged record to the OS in one write, and returns the
@@ -121,8 +132,8 @@ impl Appender {
     }
 }
 
-/// Staging writes to a `Vec` with a plain seal, neither of which can fail;
-/// the core's error type still has variants for sinks and keys that can.
+/// Staging writes to a `Vec`, which cannot fail; a seal key out of step with
+/// the log can.
 fn staging_error(e: WriteError<Infallible>) -> io::Error {
     io::Error::new(io::ErrorKind::WriteZero, e.to_string())
 }

@@ -26,6 +26,10 @@ pub enum Step {
     Sync,
     /// Reading the log to verify it.
     Verify,
+    /// Reading a key file.
+    ReadKey,
+    /// Writing a key file.
+    StoreKey,
 }
 
 impl fmt::Display for Step {
@@ -39,6 +43,8 @@ impl fmt::Display for Step {
             Step::Write => "cannot write to",
             Step::Sync => "cannot sync",
             Step::Verify => "cannot read",
+            Step::ReadKey => "cannot read the key file",
+            Step::StoreKey => "cannot store the key file",
         })
     }
 }
@@ -97,6 +103,30 @@ pub enum Error {
         /// The step that failed.
         step: Step,
     },
+    /// The log is keyed (its first record is a keyed chain start) and was
+    /// opened without its seal key.
+    NeedsSealKey {
+        /// The log file.
+        path: PathBuf,
+    },
+    /// A key file is not what it should be.
+    BadKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A keyed log and its seal key state are out of step: the key is for a
+    /// record after the log's last (records lost), or the log is not the
+    /// key's.
+    KeyOutOfStep {
+        /// The log file.
+        path: PathBuf,
+        /// The `seq` the key is for.
+        key_seq: u64,
+        /// The log's last `seq`.
+        log_seq: Option<u64>,
+    },
 }
 
 impl Error {
@@ -108,7 +138,10 @@ impl Error {
             | Error::LastRecord { path, .. }
             | Error::MalformedTail { path, .. }
             | Error::TailTooLong { path, .. }
-            | Error::Broken { path, .. } => path,
+            | Error::Broken { path, .. }
+            | Error::BadKeyFile { path, .. }
+            | Error::NeedsSealKey { path }
+            | Error::KeyOutOfStep { path, .. } => path,
         }
     }
 
@@ -117,7 +150,10 @@ impl Error {
     pub fn is_integrity(&self) -> bool {
         matches!(
             self,
-            Error::LastRecord { .. } | Error::MalformedTail { .. } | Error::TailTooLong { .. }
+            Error::LastRecord { .. }
+                | Error::MalformedTail { .. }
+                | Error::TailTooLong { .. }
+                | Error::KeyOutOfStep { .. }
         )
     }
 
@@ -157,6 +193,23 @@ impl fmt::Display for Error {
                 f,
                 "{}: no complete record in the last {limit} bytes",
                 path.display()
+            ),
+            Error::BadKeyFile { path, why } => write!(f, "{}: {why}", path.display()),
+            Error::NeedsSealKey { path } => write!(
+                f,
+                "{}: the log is keyed: open it with its seal key state",
+                path.display()
+            ),
+            Error::KeyOutOfStep {
+                path,
+                key_seq,
+                log_seq,
+            } => write!(
+                f,
+                "{}: the seal key is for seq {key_seq} but the log's last record is {}; \
+                 the key and the log are out of step (records lost, or another log)",
+                path.display(),
+                log_seq.map_or_else(|| "none".to_string(), |s| format!("seq {s}"))
             ),
             Error::Broken { path, step } => write!(
                 f,

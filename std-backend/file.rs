@@ -12,7 +12,8 @@ use super::appender::Appender;
 use super::flusher::Flusher;
 use super::format::{Entry, Format, Formatted, SeedFormat};
 use super::group_commit::GroupCommit;
-use super::tail::{read_tail, Tail};
+use super::keys::{read_seal_key, store_seal_key};
+use super::tail::{is_keyed, read_tail, Check, Tail};
 use super::{scratch, Durability, Error, Step, SystemClock, RECORD_CAPACITY};
 use crate::{Clock, Draft, Head, Level};
 
@@ -29,6 +30,7 @@ pub struct OpenOptions {
     format: Arc<dyn Format>,
     buffer_size: usize,
     flush_interval: Duration,
+    seal_key: Option<PathBuf>,
 }
 
 impl OpenOptions {
@@ -40,7 +42,19 @@ impl OpenOptions {
             format: Arc::new(SeedFormat),
             buffer_size: 64 * 1024,
             flush_interval: Duration::from_secs(1),
+            seal_key: None,
         }
+    }
+
+    /// Makes the log a keyed, forward-secure chain sealed with the key state
+    /// in the file at `path` (made by [`create_key_pair`](super::create_key_pair)).
+    /// Each time records are handed to the OS, they are synced and the evolved
+    /// key state replaces the file atomically: the old key is gone from memory
+    /// and disk. A key state left behind by a crash catches up at open by
+    /// checking the records it has not seen.
+    pub fn seal_key(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.seal_key = Some(path.into());
+        self
     }
 
     /// When records reach the file.
@@ -93,9 +107,25 @@ impl OpenOptions {
             .metadata()
             .map_err(|e| Error::io(path, Step::ReadTail, e))?
             .len();
-        let tail = read_tail(&mut &file, len, path)?;
-        let mut appender = Appender::new(tail.head(), tail.clean_len());
-        let recovered = recover(&file, path, &mut appender, &tail)?;
+        let mut seal = match &self.seal_key {
+            Some(key_path) => Some(read_seal_key(key_path)?),
+            None if is_keyed(&mut &file, path)? => {
+                return Err(Error::NeedsSealKey {
+                    path: path.to_path_buf(),
+                })
+            }
+            None => None,
+        };
+        let check = match seal.as_mut() {
+            Some(key) => Check::Keyed(key),
+            None => Check::Plain,
+        };
+        let tail = read_tail(&mut &file, len, path, check)?;
+        let keys = KeyStore::new(self.seal_key.clone());
+        let mut appender = Appender::new(tail.head(), tail.clean_len(), seal);
+        // A key state that caught up is stored at once.
+        keys.keep(&file, path, &appender)?;
+        let recovered = recover(&file, path, &mut appender, &tail, &keys)?;
         if len == 0 && self.durability == Durability::Sync {
             // A new file: its directory entry must be durable too.
             sync_dir_of(path).map_err(|e| Error::io(path, Step::Sync, e))?;
@@ -107,6 +137,7 @@ impl OpenOptions {
             format: Arc::clone(&self.format),
             buffer_size: self.buffer_size,
             appender: Mutex::new(appender),
+            keys,
             group: GroupCommit::default(),
             unlogged: AtomicU64::new(0),
         });
@@ -165,6 +196,7 @@ fn recover(
     path: &Path,
     appender: &mut Appender,
     tail: &Tail,
+    keys: &KeyStore,
 ) -> Result<Option<Recovered>, Error> {
     let torn = tail.torn();
     if torn.is_empty() {
@@ -184,6 +216,7 @@ fn recover(
     }
     file.sync_data()
         .map_err(|e| Error::io(path, Step::Sync, e))?;
+    keys.keep(file, path, appender)?;
     Ok(Some(Recovered {
         offset,
         len: torn.len(),
@@ -205,6 +238,30 @@ fn sync_dir_of(_path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Where a keyed log's seal key state lives (nowhere for a plain log).
+struct KeyStore {
+    path: Option<PathBuf>,
+}
+
+impl KeyStore {
+    fn new(path: Option<PathBuf>) -> Self {
+        KeyStore { path }
+    }
+
+    /// After records were handed to the OS: makes them durable, then replaces
+    /// the key file with the evolved key state. The key file is never ahead
+    /// of the durable log; if it falls behind (a crash between the two), the
+    /// next open catches it up.
+    fn keep(&self, file: &File, log: &Path, appender: &Appender) -> Result<(), Error> {
+        let (Some(path), Some(key)) = (&self.path, appender.seal()) else {
+            return Ok(());
+        };
+        file.sync_data()
+            .map_err(|e| Error::io(log, Step::Sync, e))?;
+        store_seal_key(path, key)
+    }
+}
+
 /// What the handler and its flusher thread share.
 struct Shared {
     path: PathBuf,
@@ -215,6 +272,8 @@ struct Shared {
     format: Arc<dyn Format>,
     buffer_size: usize,
     appender: Mutex<Appender>,
+    /// A keyed log's key file, replaced under `appender`'s lock.
+    keys: KeyStore,
     group: GroupCommit,
     /// Records the `log` facade could not write, reported by the next one.
     unlogged: AtomicU64,
@@ -260,7 +319,12 @@ impl Shared {
                     Ok((head, Some(ticket)))
                 });
             match result {
-                Ok(done) => done,
+                Ok(done) => {
+                    if done.1.is_some() {
+                        self.keys.keep(&self.file, &self.path, &appender)?;
+                    }
+                    done
+                }
                 Err(e) => {
                     // Nothing of the record stays: not in the file, not staged.
                     appender.unstage(mark);
@@ -282,10 +346,14 @@ impl Shared {
         if let Some(step) = appender.broken() {
             return Err(self.broken(step));
         }
+        let staged = appender.staged_bytes() > 0;
         let ticket = appender
             .hand_over(&self.file)
             .map_err(|e| Error::io(&self.path, Step::Write, e))?;
         self.group.written(ticket);
+        if staged {
+            self.keys.keep(&self.file, &self.path, &appender)?;
+        }
         Ok(ticket)
     }
 

@@ -32,6 +32,7 @@
 //! | `appender` | the chain under the lock: stage a record, hand it to the OS, undo a failed write |
 //! | `tail` | read only the end of a log to continue it ([`read_head`]) |
 //! | `group_commit` | concurrent appenders share one `fdatasync` |
+//! | `keys` | key files of keyed chains: [`create_key_pair`], [`read_seal_key`] |
 //! | `flusher` | the background flush of [`Durability::Buffered`] |
 //! | `scratch` | a record buffer per thread, formatted outside the lock |
 //! | `format` | message text: [`Format`], the seed's [`SeedFormat`] |
@@ -53,6 +54,7 @@ mod file;
 mod flusher;
 mod format;
 mod group_commit;
+mod keys;
 mod log_impl;
 mod scratch;
 mod tail;
@@ -63,8 +65,9 @@ pub use durability::{Durability, UnknownDurability};
 pub use error::{Error, Step};
 pub use file::{LogFile, OpenOptions, Recovered};
 pub use format::{AscTime, Entry, Format, PlainFormat, SeedFormat};
-pub use tail::read_head;
-pub use verify::{verify_path, verify_reader};
+pub use keys::{create_key_pair, generate_key, read_seal_key, read_verify_key, store_seal_key};
+pub use tail::{read_checkpoint, read_head};
+pub use verify::{verify_path, verify_path_keyed, verify_reader, verify_reader_keyed};
 
 /// The record buffer of [`LogFile`]: a `block_json` is at most this long, which
 /// leaves [`message_capacity`](crate::message_capacity)`(RECORD_CAPACITY)`

@@ -6,7 +6,9 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::{Error, Step, MAX_RECORD};
-use crate::{resume, Head, ResumeError, Resumed};
+use crate::{
+    origin, peek_head, resume, resume_keyed, Checkpoint, Head, ResumeError, Resumed, SealKey,
+};
 
 /// Bytes read from the end at first; doubled while no complete record is found.
 const FIRST_TAIL: u64 = 64 * 1024;
@@ -42,12 +44,23 @@ impl Tail {
     }
 }
 
+/// How the last record is checked.
+pub(crate) enum Check<'k> {
+    /// A plain chain: its hash is its digest.
+    Plain,
+    /// A keyed chain, against the writer's key state (caught up if behind).
+    Keyed(&'k mut SealKey),
+    /// Not checked: a keyed log read without its key.
+    Unkeyed,
+}
+
 /// Reads the end of a log of `len` bytes and finds where its chain continues.
 /// Reads a longer tail while needed, up to [`TAIL_LIMIT`].
 pub(crate) fn read_tail<R: Read + Seek>(
     file: &mut R,
     len: u64,
     path: &Path,
+    mut check: Check<'_>,
 ) -> Result<Tail, Error> {
     let mut want = FIRST_TAIL;
     loop {
@@ -60,7 +73,28 @@ pub(crate) fn read_tail<R: Read + Seek>(
         let at_line = |file: &mut R, offset: usize| -> Result<u64, Error> {
             line_at(file, start + offset as u64).map_err(|e| Error::io(path, Step::CountLines, e))
         };
-        match resume(&bytes, start == 0) {
+        let whole = start == 0;
+        let found = match &mut check {
+            Check::Plain => resume(&bytes, whole),
+            Check::Unkeyed => peek_head(&bytes, whole),
+            Check::Keyed(key) => {
+                // A key caught up from a tail too short is not kept.
+                let mut attempt = (**key).clone();
+                let found = resume_keyed(&bytes, whole, &mut attempt);
+                if found.is_ok() {
+                    **key = attempt;
+                }
+                found
+            }
+        };
+        match found {
+            Err(ResumeError::KeyOutOfStep { key_seq, log_seq }) => {
+                return Err(Error::KeyOutOfStep {
+                    path: path.to_path_buf(),
+                    key_seq,
+                    log_seq,
+                })
+            }
             Ok(resumed) => {
                 return Ok(Tail {
                     start,
@@ -115,7 +149,9 @@ fn line_at<R: Read + Seek>(file: &mut R, offset: u64) -> io::Result<u64> {
 
 /// The head of the log at `path`: its last complete record (`None`: the log
 /// has none), reading only the tail and taking no lock. A torn tail is
-/// ignored; a last record that fails its own check is an error.
+/// ignored; a last record that fails its own check is an error. In a keyed
+/// log (its record 0 is a keyed chain start) the last record's tag needs the
+/// key: only its shape and display are checked here.
 pub fn read_head(path: impl AsRef<Path>) -> Result<Option<Head>, Error> {
     let path = path.as_ref();
     let mut file = File::open(path).map_err(|e| Error::io(path, Step::Open, e))?;
@@ -123,7 +159,53 @@ pub fn read_head(path: impl AsRef<Path>) -> Result<Option<Head>, Error> {
         .metadata()
         .map_err(|e| Error::io(path, Step::ReadTail, e))?
         .len();
-    Ok(read_tail(&mut file, len, path)?.head())
+    let check = if is_keyed(&mut file, path)? {
+        Check::Unkeyed
+    } else {
+        Check::Plain
+    };
+    Ok(read_tail(&mut file, len, path, check)?.head())
+}
+
+/// The checkpoint of the log at `path`: its identity (record 0's hash) and
+/// its head, reading only its first record and its tail. `None` when the log
+/// has no record, or its records carry no `seq` (written by the seed).
+pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<Option<Checkpoint>, Error> {
+    let path = path.as_ref();
+    let mut file = File::open(path).map_err(|e| Error::io(path, Step::Open, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(path, Step::ReadTail, e))?
+        .len();
+    let Some(origin) = read_origin(&mut file, path)? else {
+        return Ok(None);
+    };
+    let check = if origin.keyed {
+        Check::Unkeyed
+    } else {
+        Check::Plain
+    };
+    let head = read_tail(&mut file, len, path, check)?.head();
+    Ok(head.and_then(|head| Checkpoint::new(origin.hash, head)))
+}
+
+/// Whether the log's record 0 is a keyed chain start (reads at most one
+/// record from the start).
+pub(crate) fn is_keyed<R: Read + Seek>(file: &mut R, path: &Path) -> Result<bool, Error> {
+    Ok(read_origin(file, path)?.is_some_and(|o| o.keyed))
+}
+
+/// The log's first record, read from its start (`None`: no complete first
+/// record within [`MAX_RECORD`] bytes).
+pub(crate) fn read_origin<R: Read + Seek>(
+    file: &mut R,
+    path: &Path,
+) -> Result<Option<crate::Origin>, Error> {
+    let mut start = Vec::new();
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.take(MAX_RECORD as u64).read_to_end(&mut start))
+        .map_err(|e| Error::io(path, Step::ReadTail, e))?;
+    Ok(origin(&start).ok())
 }
 
 #[cfg(test)]
@@ -193,7 +275,7 @@ mod tests {
             read: 0,
         };
         let len = huge.len;
-        let found = read_tail(&mut huge, len, Path::new("huge.log")).unwrap();
+        let found = read_tail(&mut huge, len, Path::new("huge.log"), Check::Plain).unwrap();
         assert_eq!(found.head(), head);
         assert!(found.torn().is_empty());
         assert_eq!(huge.read, FIRST_TAIL);
@@ -208,7 +290,7 @@ mod tests {
             read: 0,
         };
         let len = huge.len;
-        let err = read_tail(&mut huge, len, Path::new("huge.log")).unwrap_err();
+        let err = read_tail(&mut huge, len, Path::new("huge.log"), Check::Plain).unwrap_err();
         assert!(matches!(err, Error::TailTooLong { limit, .. } if limit == TAIL_LIMIT));
     }
 
@@ -218,7 +300,13 @@ mod tests {
         let last = log.len() - 10;
         log[last] ^= 1;
         let len = log.len() as u64;
-        let err = read_tail(&mut io::Cursor::new(log), len, Path::new("a.log")).unwrap_err();
+        let err = read_tail(
+            &mut io::Cursor::new(log),
+            len,
+            Path::new("a.log"),
+            Check::Plain,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::LastRecord { line: 5, .. }), "{err}");
         assert!(err.to_string().starts_with("a.log: line 5: "), "{err}");
     }

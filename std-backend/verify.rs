@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use super::{Error, Step, MAX_RECORD};
-use crate::{Options, Verdict, Verifier};
+use crate::{Options, Verdict, Verifier, VerifyKey};
 
 /// Bytes read at a time.
 const CHUNK: usize = 64 * 1024;
@@ -13,9 +13,22 @@ const CHUNK: usize = 64 * 1024;
 /// Verifies everything `reader` yields, front to back, with memory bounded by
 /// [`MAX_RECORD`] (a longer record, or a 50 MB line without LF, is a
 /// `LineTooLong` failure, never an allocation).
-pub fn verify_reader(mut reader: impl Read, options: Options) -> io::Result<Verdict> {
+pub fn verify_reader(reader: impl Read, options: Options) -> io::Result<Verdict> {
+    verify_reader_keyed(reader, options, None)
+}
+
+/// [`verify_reader`] for a keyed chain, given its verify key (`k(0)`); with
+/// `None`, the same as [`verify_reader`].
+pub fn verify_reader_keyed(
+    mut reader: impl Read,
+    options: Options,
+    key: Option<VerifyKey>,
+) -> io::Result<Verdict> {
     let mut buf = vec![0; MAX_RECORD];
-    let mut verifier = Verifier::new(&mut buf, options);
+    let mut verifier = match key {
+        Some(key) => Verifier::keyed(&mut buf, options, key),
+        None => Verifier::new(&mut buf, options),
+    };
     let mut chunk = vec![0; CHUNK];
     loop {
         let n = match reader.read(&mut chunk) {
@@ -35,7 +48,16 @@ pub fn verify_reader(mut reader: impl Read, options: Options) -> io::Result<Verd
 /// Verifies the log at `path` (see [`verify_reader`]). It takes no lock: a
 /// log being written may end in a torn tail.
 pub fn verify_path(path: impl AsRef<Path>, options: Options) -> Result<Verdict, Error> {
+    verify_path_keyed(path, options, None)
+}
+
+/// [`verify_path`] for a keyed chain, given its verify key.
+pub fn verify_path_keyed(
+    path: impl AsRef<Path>,
+    options: Options,
+    key: Option<VerifyKey>,
+) -> Result<Verdict, Error> {
     let path = path.as_ref();
     let file = File::open(path).map_err(|e| Error::io(path, Step::Open, e))?;
-    verify_reader(file, options).map_err(|e| Error::io(path, Step::Verify, e))
+    verify_reader_keyed(file, options, key).map_err(|e| Error::io(path, Step::Verify, e))
 }

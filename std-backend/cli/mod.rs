@@ -1,4 +1,5 @@
-//! The `immutable-log` command: `write`, `verify`, `head`.
+//! The `immutable-log` command: `write`, `verify`, `head`, and for keyed
+//! chains and checkpoints `keygen` and `checkpoint`.
 //!
 //! | exit code | meaning |
 //! | --- | --- |
@@ -31,7 +32,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use super::{read_head, Durability, Error};
+use super::{create_key_pair, read_checkpoint, read_head, Durability, Error};
 use crate::{ExpectedHead, Hash, Level};
 
 /// What the process tells its caller.
@@ -85,6 +86,11 @@ enum Command {
         /// When each record reaches the file.
         #[arg(long, value_enum, default_value_t = DurabilityArg::Flush)]
         durability: DurabilityArg,
+        /// A keyed, forward-secure chain sealed with this key state (from
+        /// `keygen`); the file is replaced by the evolved state as records
+        /// are written.
+        #[arg(long, value_name = "S")]
+        seal_key: Option<PathBuf>,
     },
     /// Verify a log front to back, in bounded memory.
     Verify {
@@ -99,6 +105,15 @@ enum Command {
         /// chain: a capture, a rotated file).
         #[arg(long)]
         allow_segment: bool,
+        /// A keyed chain's verify key (from `keygen`): each record is checked
+        /// under its own key.
+        #[arg(long, value_name = "V")]
+        verify_key: Option<PathBuf>,
+        /// A checkpoint file (from `checkpoint`, or a witness file of them:
+        /// the last one counts): the log must be the checkpoint's, and reach
+        /// its head.
+        #[arg(long, value_name = "CP")]
+        checkpoint: Option<PathBuf>,
         /// The log file, or `-` for standard input.
         file: PathBuf,
     },
@@ -107,6 +122,24 @@ enum Command {
     Head {
         /// The log file.
         file: PathBuf,
+    },
+    /// Print the checkpoint of FILE's head: its identity, size and head hash,
+    /// as a C2SP tlog-checkpoint note body. Keep it elsewhere; pass it to
+    /// `verify --checkpoint` later.
+    Checkpoint {
+        /// The log file.
+        file: PathBuf,
+    },
+    /// Create a keyed chain's two key files from one fresh random key: V, the
+    /// verify key, to keep offline; S, the writer's seal key state. Both mode
+    /// 600; existing files are not overwritten.
+    Keygen {
+        /// Where to write the verify key.
+        #[arg(long, value_name = "V")]
+        verify_key: PathBuf,
+        /// Where to write the seal key state.
+        #[arg(long, value_name = "S")]
+        seal_key: PathBuf,
     },
 }
 
@@ -189,28 +222,73 @@ where
             file,
             level,
             durability,
-        } => write::run(&file, level.into(), durability.into()),
+            seal_key,
+        } => write::run(&file, level.into(), durability.into(), seal_key.as_deref()),
         Command::Verify {
             json,
             expect_head,
             allow_segment,
+            verify_key,
+            checkpoint,
             file,
-        } => verify::run(&file, json, expect_head, allow_segment),
+        } => verify::run(
+            &file,
+            json,
+            verify::Checks {
+                expect_head,
+                allow_segment,
+                verify_key,
+                checkpoint,
+            },
+        ),
         Command::Head { file } => head(&file),
+        Command::Checkpoint { file } => checkpoint(&file),
+        Command::Keygen {
+            verify_key,
+            seal_key,
+        } => match create_key_pair(&verify_key, &seal_key) {
+            Ok(()) => Code::Success,
+            Err(e) => {
+                complain!("{e}");
+                Code::Usage
+            }
+        },
     };
     code.into()
+}
+
+/// Prints `text` and a newline on standard output.
+fn print(text: &dyn std::fmt::Display) -> Code {
+    let mut out = io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => Code::Success,
+        Err(_) => Code::Usage,
+    }
+}
+
+/// `immutable-log checkpoint FILE`.
+fn checkpoint(file: &std::path::Path) -> Code {
+    match read_checkpoint(file) {
+        // The checkpoint's own text ends with LF.
+        Ok(Some(cp)) => print(&cp.to_string().trim_end()),
+        Ok(None) => {
+            complain!(
+                "{}: no checkpoint: the log holds no record, or its records carry no seq",
+                file.display()
+            );
+            Code::Usage
+        }
+        Err(e) => {
+            complain!("{e}");
+            code_of(&e)
+        }
+    }
 }
 
 /// `immutable-log head FILE`.
 fn head(file: &std::path::Path) -> Code {
     match read_head(file) {
-        Ok(Some(head)) => {
-            let mut out = io::stdout().lock();
-            match writeln!(out, "{head}").and_then(|()| out.flush()) {
-                Ok(()) => Code::Success,
-                Err(_) => Code::Usage,
-            }
-        }
+        Ok(Some(head)) => print(&head),
         Ok(None) => {
             complain!("{}: the log holds no record", file.display());
             Code::Usage

@@ -1,34 +1,58 @@
 //! `immutable-log verify`: the verdict, as text or as one JSON object.
 
-use std::io::{self, Write as _};
-use std::path::Path;
+use std::io::{self, Read as _, Write as _};
+use std::path::{Path, PathBuf};
 
 use super::json::{self, Object};
 use super::Code;
-use crate::std_backend::{verify_path, verify_reader, Error, Step};
+use crate::std_backend::{read_verify_key, verify_path_keyed, verify_reader_keyed, Error, Step};
 use crate::{
-    ExpectedHead, Failure, FailureKind, Head, Options, RecordFault, Report, SegmentStart, Start,
-    TornTail, Verdict,
+    Checkpoint, ExpectedHead, Failure, FailureKind, Head, Options, RecordFault, Report,
+    SegmentStart, Start, TornTail, Verdict,
 };
 
 /// How standard input is named in messages.
 const STDIN: &str = "<stdin>";
 
-pub(super) fn run(
-    file: &Path,
-    as_json: bool,
-    expect_head: Option<ExpectedHead>,
-    allow_segment: bool,
-) -> Code {
-    let options = Options {
-        start: if allow_segment {
+/// What the log must satisfy besides its own chain.
+pub(super) struct Checks {
+    pub(super) expect_head: Option<ExpectedHead>,
+    pub(super) allow_segment: bool,
+    pub(super) verify_key: Option<PathBuf>,
+    pub(super) checkpoint: Option<PathBuf>,
+}
+
+pub(super) fn run(file: &Path, as_json: bool, checks: Checks) -> Code {
+    let mut options = Options {
+        start: if checks.allow_segment {
             Start::Segment
         } else {
             Start::Genesis
         },
-        expect_head,
+        expect_head: checks.expect_head,
         ..Options::default()
     };
+    let key = match checks
+        .verify_key
+        .as_deref()
+        .map(read_verify_key)
+        .transpose()
+    {
+        Ok(key) => key,
+        Err(e) => {
+            complain!("{e}");
+            return Code::Usage;
+        }
+    };
+    if let Some(path) = &checks.checkpoint {
+        match read_last_checkpoint(path) {
+            Ok(cp) => options = options.with_checkpoint(&cp),
+            Err(why) => {
+                complain!("{}: {why}", path.display());
+                return Code::Usage;
+            }
+        }
+    }
     let from_stdin = file.as_os_str() == "-";
     let name = if from_stdin {
         STDIN.to_string()
@@ -36,10 +60,10 @@ pub(super) fn run(
         file.display().to_string()
     };
     let verdict = if from_stdin {
-        verify_reader(io::stdin().lock(), options)
+        verify_reader_keyed(io::stdin().lock(), options, key)
             .map_err(|e| Error::io(Path::new(STDIN), Step::Verify, e))
     } else {
-        verify_path(file, options)
+        verify_path_keyed(file, options, key)
     };
     let code = match &verdict {
         Ok(Verdict::Intact(_)) => Code::Success,
@@ -67,6 +91,22 @@ pub(super) fn run(
         Ok(()) => code,
         Err(_) => Code::Usage,
     }
+}
+
+/// The last checkpoint in a file of them (notes separated by empty lines).
+fn read_last_checkpoint(path: &Path) -> Result<Checkpoint, String> {
+    let mut text = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(16 * 1024 * 1024).read_to_end(&mut text))
+        .map_err(|e| format!("cannot read the checkpoint: {e}"))?;
+    let text = String::from_utf8_lossy(&text);
+    let last = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|note| !note.is_empty())
+        .last()
+        .ok_or("no checkpoint in the file")?;
+    Checkpoint::parse(format!("{last}\n").as_bytes()).map_err(|e| e.to_string())
 }
 
 /// The one-line summary, and on failure the line that says where and what.
@@ -200,6 +240,10 @@ fn kind_name(kind: &FailureKind) -> &'static str {
         FailureKind::NotAtGenesis { .. } => "not_at_genesis",
         FailureKind::HeadMismatch { .. } => "head_mismatch",
         FailureKind::Truncated { .. } => "truncated",
-        _ => "other",
+        FailureKind::KeyRequired => "key_required",
+        FailureKind::NotKeyed => "not_keyed",
+        FailureKind::WrongKey => "wrong_key",
+        FailureKind::SeqMissing => "seq_missing",
+        FailureKind::OriginMismatch { .. } => "origin_mismatch",
     }
 }

@@ -12,8 +12,18 @@ use crate::{message_capacity, Level};
 /// of any length (50 MB without an LF) costs bounded memory.
 const LINE_LIMIT: usize = message_capacity(RECORD_CAPACITY) + 1;
 
-pub(super) fn run(file: &Path, level: Level, durability: Durability) -> Code {
-    let log = match LogFile::options().durability(durability).open(file) {
+pub(super) fn run(
+    file: &Path,
+    level: Level,
+    durability: Durability,
+    seal_key: Option<&Path>,
+) -> Code {
+    let mut options = LogFile::options();
+    options.durability(durability);
+    if let Some(seal_key) = seal_key {
+        options.seal_key(seal_key);
+    }
+    let log = match options.open(file) {
         Ok(log) => log,
         Err(e) => {
             complain!("{e}");

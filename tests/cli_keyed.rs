@@ -1,0 +1,273 @@
+//! The keyed-chain and checkpoint commands, run as processes: `keygen`,
+//! `write --seal-key`, `verify --verify-key`, `checkpoint`, `verify --checkpoint`.
+#![cfg(feature = "cli")]
+
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use immutable_log::{BlockHasher, Hash, SealKey};
+
+const BIN: &str = env!("CARGO_BIN_EXE_immutable-log");
+
+fn run(args: &[&str], stdin: &str, dir: &Path) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // The child may exit without reading its input (a refused write): a
+    // broken pipe here is not the test's concern; its exit code is.
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A keyed log `app.log` with three records and its keys, in a temp dir.
+fn keyed_setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(
+        code(&run(
+            &["keygen", "--verify-key", "v.key", "--seal-key", "s.key"],
+            "",
+            d
+        )),
+        0
+    );
+    let out = run(
+        &["write", "--seal-key", "s.key", "app.log"],
+        "pay alice 10\npay bob 20\n",
+        d,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = run(
+        &["write", "--seal-key", "s.key", "app.log"],
+        "pay carol 30\n",
+        d,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    dir
+}
+
+#[test]
+fn keygen_writes_two_private_files_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(
+        code(&run(
+            &["keygen", "--verify-key", "v.key", "--seal-key", "s.key"],
+            "",
+            d
+        )),
+        0
+    );
+    #[cfg(unix)]
+    for f in ["v.key", "s.key"] {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(d.join(f)).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let before = fs::read(d.join("v.key")).unwrap();
+    let out = run(
+        &["keygen", "--verify-key", "v.key", "--seal-key", "other.key"],
+        "",
+        d,
+    );
+    assert_eq!(code(&out), 2);
+    assert_eq!(fs::read(d.join("v.key")).unwrap(), before);
+}
+
+#[test]
+fn a_keyed_log_verifies_with_its_key_and_only_with_it() {
+    let dir = keyed_setup();
+    let d = dir.path();
+    let out = run(&["verify", "--verify-key", "v.key", "app.log"], "", d);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("4 records"),
+        "chain start + 3: {}",
+        text(&out)
+    );
+
+    // Without a key: integrity failure that says a key is needed.
+    let out = run(&["verify", "app.log"], "", d);
+    assert_eq!(code(&out), 1);
+    assert!(text(&out).contains("key is required"), "{}", text(&out));
+    let out = run(&["verify", "--json", "app.log"], "", d);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["failure"]["kind"], "key_required");
+
+    // The seal key state is not a verify key.
+    assert_eq!(
+        code(&run(&["verify", "--verify-key", "s.key", "app.log"], "", d)),
+        2
+    );
+    // The evolved key, written as a verify key, does not verify the earlier records.
+    let seal = immutable_log::std_backend::read_seal_key(&d.join("s.key")).unwrap();
+    assert_eq!(seal.seq(), 4);
+    let evolved = Hash::from_bytes(*seal.key().as_bytes());
+    fs::write(
+        d.join("evolved.key"),
+        format!("immutable-log verify-key 1\nkey {evolved}\n"),
+    )
+    .unwrap();
+    let out = run(&["verify", "--verify-key", "evolved.key", "app.log"], "", d);
+    assert_eq!(code(&out), 1);
+    assert!(text(&out).contains("line 1 (record 0)"), "{}", text(&out));
+
+    // `head` and `checkpoint` work without the key.
+    let out = run(&["head", "app.log"], "", d);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).starts_with("3 "));
+}
+
+#[test]
+fn a_forged_rewrite_fails_with_the_key() {
+    let dir = keyed_setup();
+    let d = dir.path();
+    // Rewrite "bob 20" to "bob 2000" and recompute every hash after it as a
+    // plain chain: what anyone holding the file can do.
+    let log = fs::read_to_string(d.join("app.log")).unwrap();
+    let mut forged = String::new();
+    let mut prev = Hash::GENESIS;
+    let lines: Vec<&str> = log.lines().collect();
+    for pair in lines.chunks(2) {
+        let old_prev = &pair[0][..64];
+        let display = pair[0][65..pair[0].len() - 65].replace("bob 20", "bob 2000");
+        let block = pair[1]["BLOCK_DATA:".len()..]
+            .replace("bob 20", "bob 2000")
+            .replace(old_prev, &prev.to_string());
+        let hash = BlockHasher::hash(block.as_bytes());
+        forged += &format!("{prev}|{display}|{hash}\nBLOCK_DATA:{block}\n");
+        prev = hash;
+    }
+    fs::write(d.join("forged.log"), forged).unwrap();
+    let out = run(&["verify", "--verify-key", "v.key", "forged.log"], "", d);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+}
+
+#[test]
+fn a_plain_writer_refuses_a_keyed_log_and_a_stale_key_catches_up() {
+    let dir = keyed_setup();
+    let d = dir.path();
+    let out = run(&["write", "app.log"], "unsealed\n", d);
+    assert_eq!(code(&out), 2);
+    assert!(text(&out).contains("keyed"), "{}", text(&out));
+
+    // A crash left the key file behind the log (an older copy of it).
+    let stale = SealKey::new(immutable_log::Key::from_bytes(
+        *immutable_log::std_backend::read_verify_key(&d.join("v.key"))
+            .unwrap()
+            .initial()
+            .as_bytes(),
+    ));
+    immutable_log::std_backend::store_seal_key(&d.join("stale.key"), &stale).unwrap();
+    let out = run(
+        &["write", "--seal-key", "stale.key", "app.log"],
+        "after the crash\n",
+        d,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = run(&["verify", "--verify-key", "v.key", "app.log"], "", d);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(text(&out).contains("5 records"), "{}", text(&out));
+}
+
+#[test]
+fn checkpoints_catch_truncation_and_another_log() {
+    let dir = keyed_setup();
+    let d = dir.path();
+    let out = run(&["checkpoint", "app.log"], "", d);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let cp = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(cp.lines().count(), 3, "{cp}");
+    assert!(cp.starts_with("immutable-log/"));
+    assert!(cp.lines().nth(1) == Some("4"), "{cp}");
+    fs::write(d.join("witness"), format!("{cp}\n")).unwrap();
+
+    // The log grows: still contains the checkpoint.
+    assert_eq!(
+        code(&run(
+            &["write", "--seal-key", "s.key", "app.log"],
+            "more\n",
+            d
+        )),
+        0
+    );
+    let out = run(
+        &[
+            "verify",
+            "--verify-key",
+            "v.key",
+            "--checkpoint",
+            "witness",
+            "app.log",
+        ],
+        "",
+        d,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    // Cut below the checkpoint: fails, though the cut log is intact alone.
+    let log = fs::read_to_string(d.join("app.log")).unwrap();
+    let cut: String = log.lines().take(4).map(|l| format!("{l}\n")).collect();
+    fs::write(d.join("cut.log"), cut).unwrap();
+    assert_eq!(
+        code(&run(&["verify", "--verify-key", "v.key", "cut.log"], "", d)),
+        0
+    );
+    let out = run(
+        &[
+            "verify",
+            "--verify-key",
+            "v.key",
+            "--checkpoint",
+            "witness",
+            "--json",
+            "cut.log",
+        ],
+        "",
+        d,
+    );
+    assert_eq!(code(&out), 1);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["failure"]["kind"], "truncated");
+
+    // Another log entirely.
+    assert_eq!(code(&run(&["write", "other.log"], "hello\n", d)), 0);
+    let out = run(
+        &["verify", "--checkpoint", "witness", "--json", "other.log"],
+        "",
+        d,
+    );
+    assert_eq!(code(&out), 1);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["failure"]["kind"], "origin_mismatch");
+
+    // A checkpoint file that is not one is a usage error.
+    fs::write(d.join("junk"), "nonsense\n").unwrap();
+    assert_eq!(
+        code(&run(&["verify", "--checkpoint", "junk", "app.log"], "", d)),
+        2
+    );
+}
