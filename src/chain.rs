@@ -117,7 +117,17 @@ impl<W, C, const N: usize, S> Chain<W, C, N, S> {
     /// Counts one record as lost, to be reported by the next record written.
     /// For callers that cannot return an error (the `log` facade).
     pub fn note_unlogged(&self) {
-        self.unlogged.fetch_add(1, Ordering::Relaxed);
+        self.add_unlogged(1);
+    }
+
+    /// Adds to the count, saturating: a count stuck at `u32::MAX` still says
+    /// "at least this many", where a wrapped one would lie.
+    fn add_unlogged(&self, n: u32) {
+        let _ = self
+            .unlogged
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_add(n))
+            });
     }
 
     /// Runs `f` on the writer under the lock: to flush, or to write the
@@ -173,7 +183,7 @@ impl<W: embedded_io::Write, C: Clock, const N: usize, S: Seal> Chain<W, C, N, S>
         let result = writer.append_args(json, level, message, self.clock.now(), unlogged.into());
         if result.is_err() && unlogged > 0 {
             // Not reported after all: the next record must still say so.
-            self.unlogged.fetch_add(unlogged, Ordering::Relaxed);
+            self.add_unlogged(unlogged);
         }
         Ok(result?)
     }

@@ -232,7 +232,8 @@ impl<W: embedded_io::Write> Checkpointer<W> {
             return Ok(None);
         };
         let size = seq.saturating_add(1);
-        let by_count = self.every_records > 0 && size >= self.last_size + self.every_records;
+        let by_count =
+            self.every_records > 0 && size >= self.last_size.saturating_add(self.every_records);
         let last_time = *self.last_time.get_or_insert(now);
         let by_time =
             self.every_secs > 0 && now.secs().saturating_sub(last_time.secs()) >= self.every_secs;

@@ -145,7 +145,13 @@ pub fn resume_keyed(
             }
             parsed.check(&parsed.stated).map_err(bad)?;
         }
-        Some(next) if next > key.seq() => catch_up(tail, whole_log, block.end, key)?,
+        Some(next) if next > key.seq() => {
+            catch_up(tail, whole_log, block.end, key)?;
+            // Every record after the key's was checked, the last one included.
+            if key.seq() != next {
+                return Err(bad(RecordFault::HashMismatch));
+            }
+        }
         _ => {
             return Err(ResumeError::KeyOutOfStep {
                 key_seq: key.seq(),
@@ -214,6 +220,7 @@ fn catch_up(
         }
     }
     let mut split = lines.split(|&b| b == b'\n');
+    let mut caught_up_from = None;
     while let (Some(line1), Some(line2)) = (split.next(), split.next()) {
         if line1.is_empty() && line2.is_empty() {
             break;
@@ -226,6 +233,10 @@ fn catch_up(
             return Err(bad(RecordFault::MalformedBlock));
         };
         if seq < key.seq() {
+            if caught_up_from.is_some() {
+                // After the key's records, seq only grows: this one is out of place.
+                return Err(bad(RecordFault::HashMismatch));
+            }
             continue;
         }
         if seq > key.seq() {
@@ -251,6 +262,7 @@ fn catch_up(
             tag,
             digest: parsed.digest,
         });
+        caught_up_from.get_or_insert(seq);
     }
     Ok(())
 }

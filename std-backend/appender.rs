@@ -61,6 +61,12 @@ impl Appender {
         self.writer.seal().as_ref()
     }
 
+    /// Stops this appender after a failure that leaves the log and what is
+    /// known about it out of step (a failed sync, a key state not stored).
+    pub(crate) fn set_broken(&mut self, step: Step) {
+        self.broken.get_or_insert(step);
+    }
+
     /// The failure that stopped this appender, if one did.
     pub(crate) fn broken(&self) -> Option<Step> {
         self.broken

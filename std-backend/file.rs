@@ -1,8 +1,8 @@
 //! The file handler: [`LogFile`], and how to open one ([`OpenOptions`]).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fs::{self, File, TryLockError};
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -13,7 +13,8 @@ use super::flusher::Flusher;
 use super::format::{Entry, Format, Formatted, SeedFormat};
 use super::group_commit::GroupCommit;
 use super::keys::{read_seal_key, store_seal_key};
-use super::tail::{is_keyed, read_tail, Check, Tail};
+use super::tail::{is_keyed, read_tail, Check};
+use super::torn::{self, sync_dir_of};
 use super::{scratch, Durability, Error, Step, SystemClock, RECORD_CAPACITY};
 use crate::{Clock, Draft, Head, Level};
 
@@ -107,6 +108,10 @@ impl OpenOptions {
             .metadata()
             .map_err(|e| Error::io(path, Step::ReadTail, e))?
             .len();
+        // A recovery a crash cut short: the log is cut back to where its torn
+        // bytes stood, and they are recovered again below.
+        let pending = torn::take_pending(&file, path, len)?;
+        let len = pending.as_ref().map_or(len, |p| p.offset);
         let mut seal = match &self.seal_key {
             Some(key_path) => Some(read_seal_key(key_path)?),
             None if is_keyed(&mut &file, path)? => {
@@ -124,18 +129,39 @@ impl OpenOptions {
         let keys = KeyStore::new(self.seal_key.clone());
         let mut appender = Appender::new(tail.head(), tail.clean_len(), seal);
         // A key state that caught up is stored at once.
-        keys.keep(&file, path, &appender)?;
-        let recovered = recover(&file, path, &mut appender, &tail, &keys)?;
+        keys.keep(&file, path, &mut appender)?;
+        let (torn, journaled) = match pending {
+            Some(pending) => (Cow::Owned(pending.bytes), true),
+            None => (Cow::Borrowed(tail.torn()), false),
+        };
+        let recovered = torn::recover(
+            &file,
+            path,
+            &mut appender,
+            tail.clean_len(),
+            torn,
+            journaled,
+        )?;
+        if recovered.is_some() {
+            keys.keep(&file, path, &mut appender)?;
+        }
         if len == 0 && self.durability == Durability::Sync {
             // A new file: its directory entry must be durable too.
             sync_dir_of(path).map_err(|e| Error::io(path, Step::Sync, e))?;
         }
+        // A keyed log's key file may lag one batch behind after a crash; the
+        // batch must stay within what the next open reads back to catch up.
+        let buffer_size = if self.seal_key.is_some() {
+            self.buffer_size.min(KEYED_BATCH_LIMIT)
+        } else {
+            self.buffer_size
+        };
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             file,
             durability: self.durability,
             format: Arc::clone(&self.format),
-            buffer_size: self.buffer_size,
+            buffer_size,
             appender: Mutex::new(appender),
             keys,
             group: GroupCommit::default(),
@@ -189,54 +215,10 @@ pub struct Recovered {
     pub head: Option<Head>,
 }
 
-/// Writes a torn tail back inside recovery records in its place, made
-/// durable. If that fails after the cut, the torn bytes are put back.
-fn recover(
-    file: &File,
-    path: &Path,
-    appender: &mut Appender,
-    tail: &Tail,
-    keys: &KeyStore,
-) -> Result<Option<Recovered>, Error> {
-    let torn = tail.torn();
-    if torn.is_empty() {
-        return Ok(None);
-    }
-    let offset = tail.clean_len();
-    appender
-        .stage_recovered(torn, offset, SystemClock.now())
-        .map_err(|e| Error::io(path, Step::Write, e))?;
-    file.set_len(offset)
-        .map_err(|e| Error::io(path, Step::Cut, e))?;
-    if let Err(e) = appender.hand_over(file) {
-        let mut out = file;
-        // Best effort: the error below is what the caller needs to see.
-        let _ = out.write_all(torn);
-        return Err(Error::io(path, Step::Write, e));
-    }
-    file.sync_data()
-        .map_err(|e| Error::io(path, Step::Sync, e))?;
-    keys.keep(file, path, appender)?;
-    Ok(Some(Recovered {
-        offset,
-        len: torn.len(),
-        head: appender.head(),
-    }))
-}
-
-#[cfg(unix)]
-fn sync_dir_of(path: &Path) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir_of(_path: &Path) -> io::Result<()> {
-    Ok(())
-}
+/// The most a keyed log stages before handing records over: a key file left
+/// behind by a crash is at most this (plus one record) behind the log, well
+/// within the tail an open reads (`tail::TAIL_LIMIT`).
+const KEYED_BATCH_LIMIT: usize = 512 * 1024;
 
 /// Where a keyed log's seal key state lives (nowhere for a plain log).
 struct KeyStore {
@@ -252,13 +234,22 @@ impl KeyStore {
     /// the key file with the evolved key state. The key file is never ahead
     /// of the durable log; if it falls behind (a crash between the two), the
     /// next open catches it up.
-    fn keep(&self, file: &File, log: &Path, appender: &Appender) -> Result<(), Error> {
+    ///
+    /// A failure of either stops the appender ([`Error::Broken`] from then
+    /// on): the records stay in the file, and reopening the log catches the
+    /// key state up with them.
+    fn keep(&self, file: &File, log: &Path, appender: &mut Appender) -> Result<(), Error> {
         let (Some(path), Some(key)) = (&self.path, appender.seal()) else {
             return Ok(());
         };
-        file.sync_data()
-            .map_err(|e| Error::io(log, Step::Sync, e))?;
-        store_seal_key(path, key)
+        let stored = match file.sync_data() {
+            Ok(()) => store_seal_key(path, key).map_err(|e| (Step::StoreKey, e)),
+            Err(e) => Err((Step::Sync, Error::io(log, Step::Sync, e))),
+        };
+        stored.map_err(|(step, e)| {
+            appender.set_broken(step);
+            e
+        })
     }
 }
 
@@ -321,7 +312,7 @@ impl Shared {
             match result {
                 Ok(done) => {
                     if done.1.is_some() {
-                        self.keys.keep(&self.file, &self.path, &appender)?;
+                        self.keys.keep(&self.file, &self.path, &mut appender)?;
                     }
                     done
                 }
@@ -352,7 +343,7 @@ impl Shared {
             .map_err(|e| Error::io(&self.path, Step::Write, e))?;
         self.group.written(ticket);
         if staged {
-            self.keys.keep(&self.file, &self.path, &appender)?;
+            self.keys.keep(&self.file, &self.path, &mut appender)?;
         }
         Ok(ticket)
     }
@@ -411,8 +402,10 @@ impl LogFile {
     /// the new head.
     ///
     /// If the write fails, no part of the record is in the file and the head
-    /// is where it was. If the `fdatasync` of [`Durability::Sync`] fails, the
-    /// record was written but is not known to be on disk, and the handler
+    /// is where it was. (A keyed log whose key state cannot be stored after
+    /// a write keeps the record, and takes no more: [`Error::Broken`];
+    /// reopening catches the key state up.) If the `fdatasync` of
+    /// [`Durability::Sync`] fails, the record was written but is not known to be on disk, and the handler
     /// takes no more records ([`Error::Broken`]).
     pub fn append(&self, level: Level, message: fmt::Arguments<'_>) -> Result<Head, Error> {
         self.append_entry(Entry::new(SystemTime::now(), level, "", message))

@@ -31,6 +31,7 @@
 //! | `file` | the handler: [`LogFile`], [`OpenOptions`] |
 //! | `appender` | the chain under the lock: stage a record, hand it to the OS, undo a failed write |
 //! | `tail` | read only the end of a log to continue it ([`read_head`]) |
+//! | `torn` | recover a torn tail through a journal, so a crash during recovery loses nothing |
 //! | `group_commit` | concurrent appenders share one `fdatasync` |
 //! | `keys` | key files of keyed chains: [`create_key_pair`], [`read_seal_key`] |
 //! | `flusher` | the background flush of [`Durability::Buffered`] |
@@ -58,6 +59,7 @@ mod keys;
 mod log_impl;
 mod scratch;
 mod tail;
+mod torn;
 mod verify;
 
 pub use clock::SystemClock;

@@ -253,6 +253,59 @@ fn checkpoints_catch_truncation_and_another_log() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["failure"]["kind"], "truncated");
 
+    // A witness file grown large with older notes: the newest, last, counts.
+    let first: String = log.lines().take(2).map(|l| format!("{l}\n")).collect();
+    fs::write(d.join("first.log"), first).unwrap();
+    let old = run(&["checkpoint", "first.log"], "", d);
+    assert_eq!(code(&old), 0, "{}", text(&old));
+    let old = String::from_utf8(old.stdout).unwrap();
+    let mut big = format!("{old}\n").repeat(5000);
+    assert!(big.len() > 300_000);
+    big += &format!("{cp}\n");
+    fs::write(d.join("big-witness"), big).unwrap();
+    let out = run(
+        &[
+            "verify",
+            "--verify-key",
+            "v.key",
+            "--checkpoint",
+            "big-witness",
+            "cut.log",
+        ],
+        "",
+        d,
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let out = run(
+        &[
+            "verify",
+            "--verify-key",
+            "v.key",
+            "--checkpoint",
+            "big-witness",
+            "app.log",
+        ],
+        "",
+        d,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    // `head` output is accepted by --expect-head as it is printed.
+    let head = run(&["head", "app.log"], "", d);
+    let head = String::from_utf8(head.stdout).unwrap();
+    let out = run(
+        &[
+            "verify",
+            "--verify-key",
+            "v.key",
+            "--expect-head",
+            head.trim(),
+            "app.log",
+        ],
+        "",
+        d,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
     // Another log entirely.
     assert_eq!(code(&run(&["write", "other.log"], "hello\n", d)), 0);
     let out = run(

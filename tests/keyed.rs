@@ -270,6 +270,19 @@ fn a_key_state_behind_the_log_catches_up_by_checking_the_records() {
         resume_keyed(&bad, true, &mut SealKey::new(Key::from_bytes(K0))),
         Err(ResumeError::LastRecord { .. })
     ));
+    // A forged record after the ones the key checked (a lower seq, made-up
+    // hashes) is not accepted as the last record.
+    let mut forged = log.clone();
+    forged.extend(
+        format!(
+            "{}|FORGED|{}\nBLOCK_DATA:{{\"levelno\":20,\"message\":\"FORGED\",\"prev_hash\":\"{}\",\"seq\":1,\"timestamp\":0.000000}}\n",
+            "1".repeat(64),
+            "2".repeat(64),
+            "1".repeat(64)
+        )
+        .bytes(),
+    );
+    assert!(resume_keyed(&forged, true, &mut SealKey::new(Key::from_bytes(K0))).is_err());
     // The wrong initial key cannot catch up.
     assert!(matches!(
         resume_keyed(&log, true, &mut SealKey::new(Key::from_bytes([1; 32]))),

@@ -100,6 +100,7 @@ enum Command {
         /// The head the log must reach (from `immutable-log head`, recorded
         /// elsewhere): catches records cut off the end.
         #[arg(long, value_name = "SEQ:HASH", value_parser = parse_expected_head)]
+        #[arg(conflicts_with = "checkpoint")]
         expect_head: Option<ExpectedHead>,
         /// Accept a log that does not start at genesis (a segment of a longer
         /// chain: a capture, a rotated file).
@@ -184,10 +185,11 @@ impl From<DurabilityArg> for Durability {
     }
 }
 
-/// Parses `SEQ:HASH`, as `immutable-log head` prints it with a colon.
+/// Parses `SEQ:HASH` (or `SEQ HASH`, as `immutable-log head` prints it).
 fn parse_expected_head(text: &str) -> Result<ExpectedHead, String> {
     let (seq, hash) = text
-        .split_once(':')
+        .trim()
+        .split_once([':', ' '])
         .ok_or_else(|| format!("expected SEQ:HASH, got {text:?}"))?;
     let seq = seq
         .trim()
@@ -311,6 +313,7 @@ mod tests {
         assert_eq!(head.seq, 7);
         assert_eq!(head.hash.to_string(), hex);
         assert!(parse_expected_head(&hex).is_err());
+        assert_eq!(parse_expected_head(&format!("7 {hex}")).unwrap(), head);
         assert!(parse_expected_head(&format!("x:{hex}")).is_err());
         assert!(parse_expected_head("7:abc").is_err());
         assert!(parse_expected_head(&format!("7:{}", hex.to_uppercase())).is_err());

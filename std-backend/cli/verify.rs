@@ -93,20 +93,39 @@ pub(super) fn run(file: &Path, as_json: bool, checks: Checks) -> Code {
     }
 }
 
-/// The last checkpoint in a file of them (notes separated by empty lines).
+/// Bytes read from the end of a witness file: far more than one note.
+const WITNESS_TAIL: u64 = 64 * 1024;
+
+/// The last checkpoint in a file of them (notes separated by empty lines,
+/// appended over time): read from the file's end, so a witness file of any
+/// size costs the same. A last note cut short (a writer interrupted) is
+/// skipped for the one before it.
 fn read_last_checkpoint(path: &Path) -> Result<Checkpoint, String> {
+    use std::io::{Seek, SeekFrom};
+    let mut file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read the checkpoint: {e}"))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot read the checkpoint: {e}"))?
+        .len();
+    let start = len.saturating_sub(WITNESS_TAIL);
     let mut text = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(16 * 1024 * 1024).read_to_end(&mut text))
+    file.seek(SeekFrom::Start(start))
+        .and_then(|_| file.take(WITNESS_TAIL).read_to_end(&mut text))
         .map_err(|e| format!("cannot read the checkpoint: {e}"))?;
     let text = String::from_utf8_lossy(&text);
-    let last = text
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|note| !note.is_empty())
-        .last()
-        .ok_or("no checkpoint in the file")?;
-    Checkpoint::parse(format!("{last}\n").as_bytes()).map_err(|e| e.to_string())
+    // The first piece may be the end of a note cut by the read: never used
+    // unless the file is short enough to have been read whole.
+    let notes: Vec<&str> = text.split("\n\n").collect();
+    let skip_first = usize::from(start > 0);
+    notes
+        .iter()
+        .skip(skip_first)
+        .rev()
+        .map(|note| note.trim_start_matches('\n'))
+        .filter(|note| !note.trim().is_empty())
+        .find_map(|note| Checkpoint::parse(format!("{}\n", note.trim_end()).as_bytes()).ok())
+        .ok_or_else(|| "no checkpoint in the file".to_string())
 }
 
 /// The one-line summary, and on failure the line that says where and what.
