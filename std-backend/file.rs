@@ -405,8 +405,8 @@ impl LogFile {
     /// is where it was. (A keyed log whose key state cannot be stored after
     /// a write keeps the record, and takes no more: [`Error::Broken`];
     /// reopening catches the key state up.) If the `fdatasync` of
-    /// [`Durability::Sync`] fails, the record was written but is not known to be on disk, and the handler
-    /// takes no more records ([`Error::Broken`]).
+    /// [`Durability::Sync`] fails, the record was written but is not known to
+    /// be on disk, and the handler takes no more records ([`Error::Broken`]).
     pub fn append(&self, level: Level, message: fmt::Arguments<'_>) -> Result<Head, Error> {
         self.append_entry(Entry::new(SystemTime::now(), level, "", message))
     }
