@@ -36,7 +36,6 @@ mod writer;
 pub use chain::{AppendError, Chain};
 pub use checkpoint::{origin, Checkpoint, CheckpointError, Checkpointer, Origin};
 pub use clock::{Clock, NoClock, Timestamp};
-pub use escape::BadEscape;
 pub use hash::{BlockHasher, Hash, HexHash};
 pub use level::Level;
 #[cfg(feature = "log")]

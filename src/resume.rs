@@ -97,13 +97,7 @@ pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
     };
     let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
     parsed.check(&parsed.digest).map_err(bad)?;
-    Ok(Resumed {
-        head: Some(Head {
-            seq: parsed.seq,
-            hash: parsed.stated,
-        }),
-        end: block.end,
-    })
+    Ok(after(&parsed, block.end))
 }
 
 /// [`resume`] for a keyed chain: the last record was sealed with a key the
@@ -159,13 +153,7 @@ pub fn resume_keyed(
             })
         }
     }
-    Ok(Resumed {
-        head: Some(Head {
-            seq: parsed.seq,
-            hash: parsed.stated,
-        }),
-        end: block.end,
-    })
+    Ok(after(&parsed, block.end))
 }
 
 /// The head of a log without checking the hash its last record states: for a
@@ -182,13 +170,7 @@ pub fn peek_head(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
     };
     let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
     parsed.check(&parsed.stated).map_err(bad)?;
-    Ok(Resumed {
-        head: Some(Head {
-            seq: parsed.seq,
-            hash: parsed.stated,
-        }),
-        end: block.end,
-    })
+    Ok(after(&parsed, block.end))
 }
 
 /// Walks the complete records of `tail[..end]` forward and checks, with
@@ -302,6 +284,17 @@ fn last_record(tail: &[u8], whole_log: bool) -> Result<Option<(Line<'_>, Line<'_
             offset: block.start,
         }),
         None => Err(ResumeError::NeedMoreTail),
+    }
+}
+
+/// Where to continue after the last record, `parsed`, ending at `end`.
+fn after(parsed: &record::Parsed<'_>, end: usize) -> Resumed {
+    Resumed {
+        head: Some(Head {
+            seq: parsed.seq,
+            hash: parsed.stated,
+        }),
+        end,
     }
 }
 

@@ -201,10 +201,21 @@ pub(crate) fn read_origin<R: Read + Seek>(
     file: &mut R,
     path: &Path,
 ) -> Result<Option<crate::Origin>, Error> {
+    // Read up to the first record's second LF, in small steps: a log's
+    // records are usually far shorter than the limit.
     let mut start = Vec::new();
+    let mut chunk = [0u8; 4096];
     file.seek(SeekFrom::Start(0))
-        .and_then(|_| file.take(MAX_RECORD as u64).read_to_end(&mut start))
         .map_err(|e| Error::io(path, Step::ReadTail, e))?;
+    while start.iter().filter(|&&b| b == b'\n').count() < 2 && start.len() < MAX_RECORD {
+        let n = match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path, Step::ReadTail, e)),
+        };
+        start.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
     Ok(origin(&start).ok())
 }
 
