@@ -48,20 +48,33 @@ impl Hash {
             return None;
         }
         let mut out = [0u8; 32];
+        // Table look-ups without a branch per digit; one check at the end.
+        let mut bad = 0u8;
         for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-            *byte = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
+            let (hi, lo) = match pair {
+                [hi, lo] => (HEX_VALUE[usize::from(*hi)], HEX_VALUE[usize::from(*lo)]),
+                _ => (INVALID, INVALID),
+            };
+            bad |= hi | lo;
+            *byte = (hi << 4) | (lo & 0x0f);
         }
-        Some(Hash(out))
+        (bad & INVALID == 0).then_some(Hash(out))
     }
 }
 
-fn hex_digit(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// A digit's value in [`HEX_VALUE`] when the byte is not a lowercase hex digit.
+const INVALID: u8 = 0xf0;
+
+/// The value of each byte as a lowercase hex digit, or [`INVALID`].
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[HEX[i] as usize] = i as u8;
+        i += 1;
     }
-}
+    table
+};
 
 impl fmt::Display for Hash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,5 +146,25 @@ mod tests {
         assert_eq!(Hash::from_hex(&upper), None);
         assert_eq!(Hash::from_hex(&hex[..63]), None);
         assert_eq!(Hash::GENESIS.to_hex(), [b'0'; 64]);
+    }
+
+    #[test]
+    fn hex_of_every_byte_value() {
+        extern crate std;
+        for b in 0..=255u8 {
+            let mut bytes = [0u8; 32];
+            bytes[usize::from(b) % 32] = b;
+            bytes[31 - usize::from(b) % 32] ^= b.rotate_left(3);
+            let h = Hash::from_bytes(bytes);
+            let text: std::string::String = bytes.iter().map(|x| std::format!("{x:02x}")).collect();
+            assert_eq!(&h.to_hex()[..], text.as_bytes());
+            assert_eq!(Hash::from_hex(text.as_bytes()), Some(h));
+            // Any byte that is not a lowercase hex digit, anywhere, is refused.
+            if !b.is_ascii_digit() && !(b'a'..=b'f').contains(&b) {
+                let mut bad = h.to_hex();
+                bad[usize::from(b) % 64] = b;
+                assert_eq!(Hash::from_hex(&bad), None, "{b:#x}");
+            }
+        }
     }
 }

@@ -46,7 +46,7 @@ pub use seal::{Key, Plain, Seal, SealError, SealKey, Sealed, VerifyKey};
 pub use sink::SinkError;
 pub use verify::{
     verify_read, ExpectedHead, Failure, FailureKind, Options, Report, SegmentStart, Start,
-    TornTail, Verdict, Verifier,
+    TornTail, Verdict, Verifier, MAX_SEGMENT_KEY_STEPS,
 };
 pub use writer::{Head, WriteError, Writer};
 

@@ -15,12 +15,14 @@
 //! it is formatted and hashed first ([`Draft`]), possibly outside any lock; the
 //! tail that depends on the chain head is added by [`seal`].
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 use heapless::Vec;
 use serde::Deserialize;
 
 use crate::clock::Timestamp;
-use crate::escape::{display_matches, DisplayRuns, JsonStringWriter};
+use crate::escape::{
+    display_matches, find_quote_or_backslash, DisplayRuns, Escaped, JsonStringWriter,
+};
 use crate::hash::{BlockHasher, Hash};
 use crate::level::Level;
 use crate::seal::KEYED_VERSION;
@@ -33,6 +35,9 @@ pub(crate) const BLOCK_PREFIX: &[u8] = b"BLOCK_DATA:";
 /// `"timestamp":<20>.<6>,"truncated":true,"unlogged":<20>,"version":"<keyed>"}`.
 pub(crate) const TAIL_MAX: usize =
     14 + 64 + 1 + 7 + 20 + 13 + 27 + 17 + 12 + 20 + 12 + KEYED_VERSION.len() + 1 + 1;
+
+/// What the tail starts with; its `prev_hash` follows.
+const PREV_KEY: &[u8] = b",\"prev_hash\":\"";
 
 /// Bytes the body takes besides the message: `{"levelno":255,"message":"` and `"`.
 const BODY_OVERHEAD: usize = 11 + 3 + 12 + 1;
@@ -73,15 +78,15 @@ pub(crate) fn format_body<const N: usize>(
     const { assert!(N >= MIN_CAPACITY, "record buffer below MIN_CAPACITY") };
     const { assert!(MIN_CAPACITY <= 512, "512-byte buffers must stay valid") };
     json.clear();
-    let mut head = Bytes(json);
     // Cannot fail: N >= MIN_CAPACITY leaves room for the fixed parts.
-    let _ = write!(head, "{{\"levelno\":{},\"message\":\"", level.levelno());
+    let _ = json.extend_from_slice(b"{\"levelno\":");
+    push_decimal(json, u64::from(level.levelno()));
+    let _ = json.extend_from_slice(b",\"message\":\"");
     let start = json.len();
     let limit = N - TAIL_MAX - 1;
     let mut writer = JsonStringWriter::new(json, limit);
     let _ = fmt::write(&mut writer, message);
-    let truncated = writer.truncated();
-    let escaped = writer.escaped();
+    let Escaped { truncated, escaped } = writer.finish();
     let end = json.len();
     let _ = json.push(b'"');
     let mut hasher = BlockHasher::new();
@@ -118,25 +123,31 @@ pub(crate) struct Tail {
 /// The body's own hash state is reused, so only the tail is hashed here.
 pub(crate) fn close_block<const N: usize>(json: &mut Vec<u8, N>, body: &Body, tail: &Tail) -> Hash {
     json.truncate(body.len);
-    let mut out = Bytes(json);
-    // Cannot fail: format_body left TAIL_MAX bytes free.
-    let _ = out.write_str(",\"prev_hash\":\"");
-    let _ = out.write_bytes(&tail.link.prev.to_hex());
-    let _ = out.write_str("\"");
+    // Cannot fail: format_body left TAIL_MAX bytes free. Written by hand, not
+    // with `write!`: this runs under the lock, and core::fmt's machinery cost
+    // more than the rest of the tail together.
+    let _ = json.extend_from_slice(PREV_KEY);
+    let _ = json.extend_from_slice(&tail.link.prev.to_hex());
+    let _ = json.push(b'"');
     if let Some(seq) = tail.link.seq {
-        let _ = write!(out, ",\"seq\":{seq}");
+        let _ = json.extend_from_slice(b",\"seq\":");
+        push_decimal(json, seq);
     }
-    let _ = write!(out, ",\"timestamp\":{}", tail.timestamp);
+    let _ = json.extend_from_slice(b",\"timestamp\":");
+    push_timestamp(json, tail.timestamp);
     if body.truncated {
-        let _ = out.write_str(",\"truncated\":true");
+        let _ = json.extend_from_slice(b",\"truncated\":true");
     }
     if tail.unlogged > 0 {
-        let _ = write!(out, ",\"unlogged\":{}", tail.unlogged);
+        let _ = json.extend_from_slice(b",\"unlogged\":");
+        push_decimal(json, tail.unlogged);
     }
     if tail.chain_start {
-        let _ = write!(out, ",\"version\":\"{KEYED_VERSION}\"");
+        let _ = json.extend_from_slice(b",\"version\":\"");
+        let _ = json.extend_from_slice(KEYED_VERSION.as_bytes());
+        let _ = json.push(b'"');
     }
-    let _ = out.write_str("}");
+    let _ = json.push(b'}');
     let mut hasher = body.hasher.clone();
     hasher.update(&json[body.len..]);
     hasher.finish()
@@ -150,8 +161,16 @@ pub(crate) fn write_record<W: embedded_io::Write>(
     prev: &Hash,
     hash: &Hash,
 ) -> Result<(), SinkError<W::Error>> {
-    write_all(sink, &prev.to_hex())?;
-    write_all(sink, b"|")?;
+    // Five writes: `<prev>|`, the display, `|<hash>\nBLOCK_DATA:`, the
+    // block, `\n`.
+    let mut first = [b'|'; 65];
+    // The block already holds `prev` in hex (close_block wrote it): copy it.
+    match json.get(body.len..).and_then(|t| t.strip_prefix(PREV_KEY)) {
+        Some(tail) if tail.len() >= 64 => first[..64].copy_from_slice(&tail[..64]),
+        _ => first[..64].copy_from_slice(&prev.to_hex()),
+    }
+    debug_assert_eq!(first[..64], prev.to_hex());
+    write_all(sink, &first)?;
     let message = json.get(body.message.0..body.message.1).unwrap_or_default();
     if body.escaped {
         for run in DisplayRuns::new(message) {
@@ -160,12 +179,42 @@ pub(crate) fn write_record<W: embedded_io::Write>(
     } else {
         write_all(sink, message)?;
     }
-    write_all(sink, b"|")?;
-    write_all(sink, &hash.to_hex())?;
-    write_all(sink, b"\n")?;
-    write_all(sink, BLOCK_PREFIX)?;
+    let mut middle = [b'|'; 1 + 64 + 1 + BLOCK_PREFIX.len()];
+    middle[1..65].copy_from_slice(&hash.to_hex());
+    middle[65] = b'\n';
+    middle[66..].copy_from_slice(BLOCK_PREFIX);
+    write_all(sink, &middle)?;
     write_all(sink, json)?;
     write_all(sink, b"\n")
+}
+
+/// Appends the decimal digits of `n` (the room is the caller's concern).
+fn push_decimal<const N: usize>(out: &mut Vec<u8, N>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut used = 0;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        used += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    let _ = out.extend_from_slice(digits.get(digits.len() - used..).unwrap_or_default());
+}
+
+/// Appends a timestamp as [`Timestamp`]'s `Display` writes it: `secs.micros`,
+/// six fraction digits.
+fn push_timestamp<const N: usize>(out: &mut Vec<u8, N>, timestamp: Timestamp) {
+    push_decimal(out, timestamp.secs());
+    // `micros` is below one million, so six digits hold it.
+    let mut fraction = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
+    let mut micros = timestamp.micros();
+    for slot in fraction.iter_mut().skip(1).rev() {
+        *slot = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    let _ = out.extend_from_slice(&fraction);
 }
 
 /// A record formatted ahead of time, outside any lock: its message is escaped
@@ -208,21 +257,6 @@ impl<const N: usize> Draft<N> {
 
     pub(crate) fn parts(&mut self) -> (&mut Vec<u8, N>, &Body) {
         (&mut self.json, &self.body)
-    }
-}
-
-/// `fmt::Write` over a heapless byte vector; fails when it is full.
-struct Bytes<'a, const N: usize>(&'a mut Vec<u8, N>);
-
-impl<const N: usize> Bytes<'_, N> {
-    fn write_bytes(&mut self, bytes: &[u8]) -> fmt::Result {
-        self.0.extend_from_slice(bytes).map_err(|_| fmt::Error)
-    }
-}
-
-impl<const N: usize> fmt::Write for Bytes<'_, N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.write_bytes(s.as_bytes())
     }
 }
 
@@ -311,6 +345,118 @@ struct Block<'a> {
     version: Option<&'a str>,
 }
 
+/// Reads a block as this crate writes it, compact and in key order, with
+/// less work than the general parser: `None` for anything else (the seed's
+/// spacing, other key orders, unknown keys, non-canonical numbers, `null`),
+/// which the general parser then reads.
+///
+/// What it accepts, serde-json-core reads to the same values (a test holds
+/// them to it): strings raw and ended as serde-json-core ends them (at the
+/// first `"` after an even run of `\\`), UTF-8 checked, `timestamp` any run
+/// of number characters, integers without leading zeros or overflow.
+fn parse_compact(json: &[u8]) -> Option<Block<'_>> {
+    let mut c = Compact(json);
+    c.eat(b"{\"levelno\":")?;
+    let levelno = i64::try_from(c.uint()?).ok()?;
+    c.eat(b",\"message\":\"")?;
+    let message = c.string()?;
+    c.eat(b",\"prev_hash\":\"")?;
+    let prev_hash = c.string()?;
+    let seq = match c.eat(b",\"seq\":") {
+        Some(()) => Some(c.uint()?),
+        None => None,
+    };
+    c.eat(b",\"timestamp\":")?;
+    c.number()?;
+    let truncated = match c.eat(b",\"truncated\":") {
+        Some(()) => match c.eat(b"true") {
+            Some(()) => true,
+            None => c.eat(b"false").map(|()| false)?,
+        },
+        None => false,
+    };
+    let unlogged = match c.eat(b",\"unlogged\":") {
+        Some(()) => c.uint()?,
+        None => 0,
+    };
+    let version = match c.eat(b",\"version\":\"") {
+        Some(()) => Some(c.string()?),
+        None => None,
+    };
+    c.eat(b"}")?;
+    if !c.0.is_empty() {
+        return None;
+    }
+    Some(Block {
+        levelno,
+        message: serde_json_core::str::EscapedStr(message),
+        prev_hash,
+        seq,
+        timestamp: serde::de::IgnoredAny,
+        truncated,
+        unlogged,
+        version,
+    })
+}
+
+/// What [`parse_compact`] has left to read.
+struct Compact<'a>(&'a [u8]);
+
+impl<'a> Compact<'a> {
+    fn eat(&mut self, literal: &[u8]) -> Option<()> {
+        self.0 = self.0.strip_prefix(literal)?;
+        Some(())
+    }
+
+    /// A `u64`: `0`, or digits without a leading zero.
+    fn uint(&mut self) -> Option<u64> {
+        let len = self.0.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (digits, rest) = self.0.split_at_checked(len)?;
+        if let [] | [b'0', _, ..] = digits {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for d in digits {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        self.0 = rest;
+        Some(n)
+    }
+
+    /// The rest of a string whose opening quote was read: its raw body.
+    fn string(&mut self) -> Option<&'a str> {
+        let text = self.0;
+        let mut at = 0;
+        let end = loop {
+            at += find_quote_or_backslash(text.get(at..)?)?;
+            match text.get(at)? {
+                b'"' => break at,
+                // A backslash escapes the byte after it, whatever it is.
+                _ => at += 2,
+            }
+        };
+        let body = core::str::from_utf8(text.get(..end)?).ok()?;
+        self.0 = text.get(end + 1..)?;
+        Some(body)
+    }
+
+    /// A run of number characters ending at `,` or `}`.
+    fn number(&mut self) -> Option<()> {
+        let len = self
+            .0
+            .iter()
+            .take_while(|b| matches!(b, b'0'..=b'9' | b'.' | b'-' | b'+' | b'e' | b'E'))
+            .count();
+        match self.0.get(len) {
+            Some(b',' | b'}') if len > 0 => {
+                self.0 = self.0.get(len..)?;
+                Some(())
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Splits a display line at its first and last `|`: prev hash, display, hash.
 pub(crate) fn split_display_line(line: &[u8]) -> Option<(Hash, &[u8], Hash)> {
     if line.len() < 64 + 1 + 1 + 64 {
@@ -331,16 +477,27 @@ pub(crate) fn parse<'a>(line1: &'a [u8], line2: &'a [u8]) -> Result<Parsed<'a>, 
         .strip_prefix(BLOCK_PREFIX)
         .ok_or(RecordFault::MissingBlockData)?;
     let digest = BlockHasher::hash(json);
-    let (block, _) = serde_json_core::from_slice::<Block<'_>>(json).map_err(|_| {
-        if digest != stated {
-            // Most likely an edit that also broke the JSON: say what matters.
-            RecordFault::HashMismatch
-        } else {
-            RecordFault::MalformedBlock
+    let block = match parse_compact(json) {
+        Some(block) => block,
+        None => {
+            serde_json_core::from_slice::<Block<'_>>(json)
+                .map_err(|_| {
+                    if digest != stated {
+                        // Most likely an edit that also broke the JSON: say what matters.
+                        RecordFault::HashMismatch
+                    } else {
+                        RecordFault::MalformedBlock
+                    }
+                })?
+                .0
         }
-    })?;
-    let block_prev =
-        Hash::from_hex(block.prev_hash.as_bytes()).ok_or(RecordFault::MalformedBlock)?;
+    };
+    // Mostly the same text as the display line's, already parsed.
+    let block_prev = if line1.get(..64) == Some(block.prev_hash.as_bytes()) {
+        prev
+    } else {
+        Hash::from_hex(block.prev_hash.as_bytes()).ok_or(RecordFault::MalformedBlock)?
+    };
     Ok(Parsed {
         prev,
         block_prev,
@@ -370,6 +527,205 @@ impl Parsed<'_> {
             Ok(true) => Ok(()),
             Ok(false) => Err(RecordFault::DisplayMismatch),
             Err(_) => Err(RecordFault::MalformedBlock),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec::Vec as StdVec;
+
+    type Fields<'a> = (
+        i64,
+        &'a str,
+        &'a str,
+        Option<u64>,
+        bool,
+        u64,
+        Option<&'a str>,
+    );
+
+    fn fields<'a>(b: &Block<'a>) -> Fields<'a> {
+        let version = b.version;
+        (
+            b.levelno,
+            b.message.0,
+            b.prev_hash,
+            b.seq,
+            b.truncated,
+            b.unlogged,
+            version,
+        )
+    }
+
+    /// The fast reader never disagrees with serde-json-core: whatever it
+    /// accepts, serde-json-core reads to the same values.
+    fn agrees(json: &[u8]) -> bool {
+        let Some(fast) = parse_compact(json) else {
+            return false;
+        };
+        let slow = serde_json_core::from_slice::<Block<'_>>(json)
+            .unwrap_or_else(|e| panic!("fast accepted, serde refused ({e:?}): {json:?}"));
+        assert_eq!(
+            fields(&fast),
+            fields(&slow.0),
+            "{:?}",
+            std::string::String::from_utf8_lossy(json)
+        );
+        true
+    }
+
+    fn blocks() -> StdVec<StdVec<u8>> {
+        let mut out = StdVec::new();
+        let messages = [
+            "",
+            "plain",
+            "a \"quoted\" \\ back\\slash\\",
+            "tab\there\nnew line \u{1b}\u{7f}",
+            "é ü 😀 | pipes |",
+            "ends with backslash \\",
+        ];
+        for (i, m) in messages.iter().enumerate() {
+            for (seq, unlogged, start) in [
+                (Some(i as u64), 0, false),
+                (None, 3, false),
+                (Some(0), 0, true),
+            ] {
+                let mut json = Vec::<u8, 512>::new();
+                let body = format_body(&mut json, Level::Warning, format_args!("{m}"));
+                let tail = Tail {
+                    link: Link {
+                        prev: BlockHasher::hash(m.as_bytes()),
+                        seq,
+                    },
+                    timestamp: Timestamp::new(1_764_146_337, 541_715),
+                    unlogged,
+                    chain_start: start,
+                };
+                close_block(&mut json, &body, &tail);
+                out.push(json.to_vec());
+            }
+        }
+        let mut cut = Vec::<u8, 512>::new();
+        let body = format_body(&mut cut, Level::Error, format_args!("{}", "x".repeat(600)));
+        assert!(body.truncated);
+        close_block(
+            &mut cut,
+            &body,
+            &Tail {
+                link: Link {
+                    prev: Hash::GENESIS,
+                    seq: Some(u64::MAX),
+                },
+                timestamp: Timestamp::default(),
+                unlogged: u64::MAX,
+                chain_start: false,
+            },
+        );
+        out.push(cut.to_vec());
+        // Hand-written ones: the seed's spacing, other orders, odd numbers.
+        let prev = "0".repeat(64);
+        for text in [
+            std::format!(
+                r#"{{"levelno": 20, "message": "m", "prev_hash": "{prev}", "timestamp": 1.5}}"#
+            ),
+            std::format!(
+                r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","seq":null,"timestamp":1}}"#
+            ),
+            std::format!(r#"{{"levelno":-20,"message":"m","prev_hash":"{prev}","timestamp":1e5}}"#),
+            std::format!(r#"{{"levelno":020,"message":"m","prev_hash":"{prev}","timestamp":1}}"#),
+            std::format!(
+                r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","timestamp":1,"truncated":false}}"#
+            ),
+            std::format!(
+                r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","timestamp":1,"extra":1}}"#
+            ),
+            std::format!(r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","timestamp":1}} "#),
+            std::format!(
+                r#"{{"levelno":20,"message":"a\\\"b\\\\","prev_hash":"{prev}","timestamp":-0.5e+3}}"#
+            ),
+            std::format!(
+                r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","seq":18446744073709551615,"timestamp":1}}"#
+            ),
+            std::string::String::from(
+                r#"{"levelno":999999999999999999,"message":"m","prev_hash":"x","timestamp":1}"#,
+            ),
+        ] {
+            out.push(text.into_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn the_compact_reader_agrees_with_serde_json_core() {
+        let mut accepted = 0;
+        for json in blocks() {
+            if agrees(&json) {
+                accepted += 1;
+            }
+            // Every single-byte change, deletion and duplication.
+            for i in 0..json.len() {
+                for b in [
+                    b'"', b'\\', b'0', b'9', b'}', b',', b':', b' ', b'a', b'-', b'.', 0xc3, 0xff,
+                ] {
+                    let mut changed = json.clone();
+                    changed[i] = b;
+                    agrees(&changed);
+                }
+                let mut shorter = json.clone();
+                shorter.remove(i);
+                agrees(&shorter);
+                let mut longer = json.clone();
+                longer.insert(i, json[i]);
+                agrees(&longer);
+                agrees(&json[..i]);
+            }
+        }
+        // Everything this crate writes takes the fast path (20 records), and
+        // so do the three hand-written ones in its shape.
+        assert_eq!(
+            accepted,
+            19 + 4,
+            "the writer's own blocks must take the fast path"
+        );
+    }
+
+    #[test]
+    fn the_tail_is_written_as_before() {
+        let mut json = Vec::<u8, 512>::new();
+        let body = format_body(&mut json, Level::Info, format_args!("hi"));
+        let tail = Tail {
+            link: Link {
+                prev: Hash::GENESIS,
+                seq: Some(1234),
+            },
+            timestamp: Timestamp::new(5, 7),
+            unlogged: 42,
+            chain_start: true,
+        };
+        close_block(&mut json, &body, &tail);
+        let expected = std::format!(
+            "{{\"levelno\":20,\"message\":\"hi\",\"prev_hash\":\"{}\",\"seq\":1234,\
+             \"timestamp\":5.000007,\"unlogged\":42,\"version\":\"{KEYED_VERSION}\"}}",
+            "0".repeat(64)
+        );
+        assert_eq!(core::str::from_utf8(&json).unwrap(), expected);
+        let mut digits = Vec::<u8, 64>::new();
+        for n in [0, 9, 10, 99, 100, u64::MAX] {
+            digits.clear();
+            push_decimal(&mut digits, n);
+            assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{n}"));
+        }
+        for t in [
+            Timestamp::new(0, 0),
+            Timestamp::new(u64::MAX, 999_999),
+            Timestamp::new(1, 10),
+        ] {
+            digits.clear();
+            push_timestamp(&mut digits, t);
+            assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{t}"));
         }
     }
 }

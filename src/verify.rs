@@ -8,10 +8,17 @@
 use core::fmt;
 
 use crate::checkpoint::Checkpoint;
+use crate::escape::find_lf;
 use crate::hash::Hash;
 use crate::record::{self, Parsed, RecordFault};
 use crate::seal::{Key, VerifyKey};
 use crate::writer::Head;
+
+/// How many key derivations (one SHA-256 each) a keyed verifier makes at
+/// most to reach the first record of a segment whose start it was not told:
+/// about two seconds' work. Without a bound, a forged `seq` near `u64::MAX`
+/// would keep the verifier busy for ever.
+pub const MAX_SEGMENT_KEY_STEPS: u64 = 1 << 24;
 
 /// Where the log must start.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -161,6 +168,13 @@ pub enum FailureKind {
     WrongKey,
     /// A record of a keyed chain has no `seq`, so no key to check it with.
     SeqMissing,
+    /// A keyed segment starts at a `seq` further from genesis than the
+    /// verifier derives keys for ([`MAX_SEGMENT_KEY_STEPS`]): give the
+    /// expected start ([`Start::After`]) instead.
+    KeyOutOfReach {
+        /// The segment's first `seq`.
+        seq: u64,
+    },
     /// Record 0 is not the expected one: this is another log than the one
     /// the checkpoint (or expected origin) is of.
     OriginMismatch {
@@ -204,6 +218,11 @@ impl fmt::Display for FailureKind {
                 "the key does not verify the chain start (wrong key, or the record was changed)",
             ),
             FailureKind::SeqMissing => f.write_str("a record of a keyed chain has no seq"),
+            FailureKind::KeyOutOfReach { seq } => write!(
+                f,
+                "a keyed segment starting at seq {seq} is beyond the {MAX_SEGMENT_KEY_STEPS} \
+                 key derivations a verifier makes to reach its start"
+            ),
             FailureKind::OriginMismatch { expected, .. } => write!(
                 f,
                 "another log: record 0 is not the checkpoint's origin {expected}"
@@ -324,9 +343,27 @@ impl State {
             return Err((first, FailureKind::SeqMissing));
         };
         if let KeyCursor::Initial(verify) = cursor {
-            // Where the chain (or segment) starts: derive that key once.
-            let key = verify.key_at(seq);
-            *cursor = KeyCursor::At { seq, key };
+            // Where the chain (or segment) starts: derive that key once, for
+            // the seq the options expect, or, in a segment, for the record's
+            // own seq if it is within reach (each step is one SHA-256).
+            let start = match self.expect_seq {
+                Some(expected) if expected != seq => {
+                    return Err((
+                        first,
+                        FailureKind::SeqOutOfOrder {
+                            expected,
+                            found: seq,
+                        },
+                    ));
+                }
+                Some(expected) => expected,
+                None if seq > MAX_SEGMENT_KEY_STEPS => {
+                    return Err((first, FailureKind::KeyOutOfReach { seq }));
+                }
+                None => seq,
+            };
+            let key = verify.key_at(start);
+            *cursor = KeyCursor::At { seq: start, key };
         }
         let KeyCursor::At { seq: key_seq, key } = cursor else {
             return Err(fault(RecordFault::HashMismatch));
@@ -501,9 +538,9 @@ impl<'b> Verifier<'b> {
         while !input.is_empty() {
             if self.len == 0 {
                 // Whole records in the input are checked where they stand.
-                if let Some(first_lf) = input.iter().position(|&b| b == b'\n') {
+                if let Some(first_lf) = find_lf(input) {
                     let rest = input.get(first_lf + 1..).unwrap_or_default();
-                    if let Some(second_lf) = rest.iter().position(|&b| b == b'\n') {
+                    if let Some(second_lf) = find_lf(rest) {
                         let total = first_lf + 1 + second_lf + 1;
                         if total > limit {
                             let line = self.state.lines + if first_lf < limit { 2 } else { 1 };
@@ -518,10 +555,7 @@ impl<'b> Verifier<'b> {
                 }
             }
             // Otherwise collect the record in the buffer, a line at a time.
-            let take = input
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(input.len(), |p| p + 1);
+            let take = find_lf(input).map_or(input.len(), |p| p + 1);
             let (piece, rest) = input.split_at(take);
             let Some(dest) = self.buf.get_mut(self.len..self.len + piece.len()) else {
                 let line = self.state.lines + if self.line1_end.is_some() { 2 } else { 1 };

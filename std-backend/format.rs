@@ -102,14 +102,35 @@ impl fmt::Display for AscTime {
         let secs = since.as_secs();
         let (year, month, day) = civil_from_days(secs / 86_400);
         let of_day = secs % 86_400;
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02},{:03}",
-            of_day / 3600,
-            of_day / 60 % 60,
-            of_day % 60,
-            since.subsec_millis()
-        )
+        if year > 9999 {
+            return write!(
+                f,
+                "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02},{:03}",
+                of_day / 3600,
+                of_day / 60 % 60,
+                of_day % 60,
+                since.subsec_millis()
+            );
+        }
+        // One piece, digits by hand: this runs for every record, and
+        // core::fmt's padded integers cost more than the rest of the format.
+        let mut text = *b"0000-00-00 00:00:00,000";
+        let fields: [(usize, usize, u64); 7] = [
+            (0, 4, year),
+            (5, 2, month),
+            (8, 2, day),
+            (11, 2, of_day / 3600),
+            (14, 2, of_day / 60 % 60),
+            (17, 2, of_day % 60),
+            (20, 3, u64::from(since.subsec_millis())),
+        ];
+        for (at, width, mut value) in fields {
+            for slot in text.iter_mut().skip(at).take(width).rev() {
+                *slot = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 

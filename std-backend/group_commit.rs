@@ -7,9 +7,16 @@
 //! OS so far, runs the sync outside every lock, and then wakes everyone it
 //! covered. Appenders arriving meanwhile wait for the next sync, which covers
 //! all of them at once.
+//!
+//! Each appender is woken once, when it is done (or to lead the next sync):
+//! those the running sync covers wait on one condition variable, those
+//! waiting for the next sync on the other, and a finished sync wakes all of
+//! the first and one of the second, its leader. (With one condition variable
+//! and 500 threads, every sync woke every waiter, and the ones not covered
+//! went straight back to sleep: a context switch each, for nothing.)
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 /// Shared between the appenders of one file.
@@ -17,8 +24,17 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 pub(crate) struct GroupCommit {
     /// The ticket of the newest record handed to the OS.
     written: AtomicU64,
+    /// `state.synced`, readable without the lock: an appender whose record a
+    /// finished sync already covers returns without queueing for it.
+    synced: AtomicU64,
+    /// Set once a sync has failed (`state.failed`), readable without the
+    /// lock: every append checks it while holding the writer's lock, and must
+    /// not queue there behind the appenders waking from a sync.
+    failed: AtomicBool,
     state: Mutex<SyncState>,
-    done: Condvar,
+    /// Indexed by a sync's generation modulo 2: the appenders that sync
+    /// covers wait on its condition variable.
+    done: [Condvar; 2],
 }
 
 #[derive(Debug, Default)]
@@ -33,8 +49,12 @@ struct SyncState {
     failed: Option<(io::ErrorKind, String)>,
     /// Syncs run so far.
     syncs: u64,
+    /// Syncs started so far: the generation of the running (or last) sync.
+    started: u64,
     /// Appenders waiting for a sync to end.
     waiting: usize,
+    /// Of those, the ones waiting for the sync after the running one.
+    waiting_next: usize,
 }
 
 impl GroupCommit {
@@ -51,7 +71,7 @@ impl GroupCommit {
 
     /// True once a sync has failed.
     pub(crate) fn failed(&self) -> bool {
-        self.lock().failed.is_some()
+        self.failed.load(Ordering::Acquire)
     }
 
     /// Syncs run so far.
@@ -66,6 +86,9 @@ impl GroupCommit {
         ticket: u64,
         sync: impl Fn() -> io::Result<()>,
     ) -> io::Result<()> {
+        if self.synced.load(Ordering::Acquire) >= ticket {
+            return Ok(());
+        }
         let mut state = self.lock();
         loop {
             if state.synced >= ticket {
@@ -74,28 +97,54 @@ impl GroupCommit {
             if let Some((kind, message)) = &state.failed {
                 return Err(io::Error::new(*kind, message.clone()));
             }
-            if state.running.is_none() {
-                let target = self.newest();
-                state.running = Some(target);
-                drop(state);
-                let result = sync();
-                state = self.lock();
-                state.running = None;
-                state.syncs += 1;
-                match result {
-                    Ok(()) => state.synced = state.synced.max(target),
-                    Err(e) => state.failed = Some((e.kind(), e.to_string())),
+            match state.running {
+                None => {
+                    let target = self.newest();
+                    state.running = Some(target);
+                    state.started += 1;
+                    let generation = state.started;
+                    drop(state);
+                    let result = sync();
+                    state = self.lock();
+                    state.running = None;
+                    state.syncs += 1;
+                    match result {
+                        Ok(()) => {
+                            state.synced = state.synced.max(target);
+                            self.synced.store(state.synced, Ordering::Release);
+                        }
+                        Err(e) => {
+                            state.failed = Some((e.kind(), e.to_string()));
+                            self.failed.store(true, Ordering::Release);
+                            // Every waiter must hear of it.
+                            self.cv(generation + 1).notify_all();
+                        }
+                    }
+                    self.cv(generation).notify_all();
+                    if state.waiting_next > 0 {
+                        // The next sync's leader; the rest sleep on.
+                        self.cv(generation + 1).notify_one();
+                    }
                 }
-                self.done.notify_all();
-            } else {
-                state.waiting += 1;
-                state = self
-                    .done
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-                state.waiting -= 1;
+                Some(target) => {
+                    let next = ticket > target;
+                    let generation = state.started + u64::from(next);
+                    state.waiting += 1;
+                    state.waiting_next += usize::from(next);
+                    state = self
+                        .cv(generation)
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    state.waiting -= 1;
+                    state.waiting_next -= usize::from(next);
+                }
             }
         }
+    }
+
+    /// The condition variable the appenders covered by sync `generation` wait on.
+    fn cv(&self, generation: u64) -> &Condvar {
+        &self.done[usize::from(generation % 2 == 1)]
     }
 
     fn lock(&self) -> MutexGuard<'_, SyncState> {

@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// Bytes read from the end at first; doubled while no complete record is found.
-const FIRST_TAIL: u64 = 64 * 1024;
+const FIRST_TAIL: u64 = 8 * 1024;
 
 /// The most read from the end: two of the longest records and some slack
 /// (the last record, and a torn one after it).

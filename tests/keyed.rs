@@ -172,6 +172,31 @@ fn every_single_byte_change_of_a_keyed_log_is_caught() {
 }
 
 #[test]
+fn a_forged_huge_seq_costs_no_key_derivations() {
+    // A first record claiming seq u64::MAX: the verifier must not derive
+    // that many keys before looking (it would never finish).
+    let g = "0".repeat(64);
+    let forged = format!(
+        "{g}|x|{g}\nBLOCK_DATA:{{\"levelno\":20,\"message\":\"x\",\"prev_hash\":\"{g}\",\"seq\":18446744073709551615,\"timestamp\":0,\"version\":\"immutable-log/1 keyed\"}}\n"
+    );
+    let f = failure(&verify_keyed(forged.as_bytes(), K0, Options::default())).unwrap();
+    assert_eq!(
+        f.kind,
+        FailureKind::SeqOutOfOrder {
+            expected: 0,
+            found: u64::MAX
+        }
+    );
+    let segment = forged.replace(",\"version\":\"immutable-log/1 keyed\"", "");
+    let any = Options {
+        start: Start::Segment,
+        ..Options::default()
+    };
+    let f = failure(&verify_keyed(segment.as_bytes(), K0, any)).unwrap();
+    assert_eq!(f.kind, FailureKind::KeyOutOfReach { seq: u64::MAX });
+}
+
+#[test]
 fn a_keyed_segment_verifies_from_its_own_key() {
     let (log, _, _) = keyed_log(&["a", "b", "c", "d"]);
     let spans = record_spans(&log);

@@ -263,6 +263,7 @@ fn kind_name(kind: &FailureKind) -> &'static str {
         FailureKind::NotKeyed => "not_keyed",
         FailureKind::WrongKey => "wrong_key",
         FailureKind::SeqMissing => "seq_missing",
+        FailureKind::KeyOutOfReach { .. } => "key_out_of_reach",
         FailureKind::OriginMismatch { .. } => "origin_mismatch",
     }
 }
