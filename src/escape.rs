@@ -304,6 +304,11 @@ impl<const N: usize> JsonStringWriter<'_, N> {
 
 impl<const N: usize> fmt::Write for JsonStringWriter<'_, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.truncated {
+            // After a cut, nothing more: a later piece that happens to fit
+            // would make the message something it never was.
+            return Err(fmt::Error);
+        }
         let bytes = s.as_bytes();
         if self.raw && self.buf.len() - self.start + bytes.len() <= self.raw_max {
             // Within raw_max, so within N: neither can fail. Short pieces
@@ -322,7 +327,7 @@ impl<const N: usize> fmt::Write for JsonStringWriter<'_, N> {
 
     fn write_char(&mut self, c: char) -> fmt::Result {
         // Padding (`{:02}`) comes a character at a time.
-        if self.raw && c.is_ascii() && self.buf.len() - self.start < self.raw_max {
+        if self.raw && !self.truncated && c.is_ascii() && self.buf.len() - self.start < self.raw_max {
             let _ = self.buf.push(c as u8);
             return Ok(());
         }

@@ -85,8 +85,11 @@ pub(crate) fn format_body<const N: usize>(
     let start = json.len();
     let limit = N - TAIL_MAX - 1;
     let mut writer = JsonStringWriter::new(json, limit);
-    let _ = fmt::write(&mut writer, message);
+    let formatted = fmt::write(&mut writer, message);
     let Escaped { truncated, escaped } = writer.finish();
+    // A `Display` that failed on its own also left the message incomplete:
+    // the record says it was cut.
+    let truncated = truncated || formatted.is_err();
     let end = json.len();
     let _ = json.push(b'"');
     let mut hasher = BlockHasher::new();
@@ -468,6 +471,41 @@ pub(crate) fn split_display_line(line: &[u8]) -> Option<(Hash, &[u8], Hash)> {
     Some((Hash::from_hex(prev)?, display, Hash::from_hex(hash)?))
 }
 
+/// The deepest nesting of arrays and objects a block may have: the block
+/// object itself is level 1; an unknown key may hold a value a few levels deep.
+const MAX_NESTING: usize = 8;
+
+/// True when the JSON text never nests arrays and objects deeper than `max`
+/// (brackets inside strings do not count). One pass, no recursion.
+fn nesting_within(json: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
 /// Reads one record: the display line's shape, the block line's prefix, the
 /// block's JSON and its digest. `line1` and `line2` are without their LF.
 pub(crate) fn parse<'a>(line1: &'a [u8], line2: &'a [u8]) -> Result<Parsed<'a>, RecordFault> {
@@ -479,6 +517,16 @@ pub(crate) fn parse<'a>(line1: &'a [u8], line2: &'a [u8]) -> Result<Parsed<'a>, 
     let digest = BlockHasher::hash(json);
     let block = match parse_compact(json) {
         Some(block) => block,
+        // serde-json-core skips unknown values by recursion, with no depth
+        // limit: a deeply nested value would exhaust the stack (an abort, on
+        // a host; worse on a device). Refuse it before parsing.
+        None if !nesting_within(json, MAX_NESTING) => {
+            return Err(if digest != stated {
+                RecordFault::HashMismatch
+            } else {
+                RecordFault::MalformedBlock
+            })
+        }
         None => {
             serde_json_core::from_slice::<Block<'_>>(json)
                 .map_err(|_| {

@@ -124,6 +124,42 @@ fn cut_lands_on_a_char_boundary_for_every_length() {
     }
 }
 
+/// A `Display` that ignores the error of a write and goes on, or fails by
+/// itself half-way.
+struct Stubborn(bool);
+
+impl std::fmt::Display for Stubborn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let _ = f.write_str(&"A".repeat(2000));
+        let _ = f.write_str("\"");
+        let _ = f.write_str("B");
+        if self.0 {
+            return Err(std::fmt::Error);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_message_is_a_prefix_of_what_was_formatted_and_marked_if_incomplete() {
+    // Pieces after a cut are refused, even ones that would fit.
+    let draft = Draft::<CAP>::new(Level::Info, format_args!("{}", Stubborn(false)));
+    assert!(draft.truncated());
+    assert!(draft.escaped_message().iter().all(|&b| b == b'A'));
+    // A `Display` that fails before anything was cut: marked cut all the same.
+    let draft = Draft::<CAP>::new(Level::Info, format_args!("half a {}", FailsAt));
+    assert!(draft.truncated());
+    assert_eq!(draft.escaped_message(), b"half a ");
+}
+
+struct FailsAt;
+
+impl std::fmt::Display for FailsAt {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Err(std::fmt::Error)
+    }
+}
+
 #[test]
 fn timestamps_come_from_the_clock_with_integer_formatting() {
     let chain: Chain<VecSink, StepClock, CAP> =

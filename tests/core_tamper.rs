@@ -392,6 +392,49 @@ fn torn_tails_are_told_apart_from_tampering() {
 }
 
 #[test]
+fn deeply_nested_json_is_refused_without_recursion() {
+    // An unknown key holding 100,000 nested arrays, correctly hashed: a
+    // recursive parser would overflow the stack (the process aborts).
+    let g = "0".repeat(64);
+    for (open, close) in [("[", "]"), ("{\"a\":", "}")] {
+        let depth = 100_000;
+        let block = format!(
+            "{{\"levelno\":20,\"message\":\"m\",\"prev_hash\":\"{g}\",\"seq\":0,\"timestamp\":1.0,\"x\":{}1{}}}",
+            open.repeat(depth),
+            close.repeat(depth)
+        );
+        let hash = BlockHasher::hash(block.as_bytes());
+        let log = format!("{g}|m|{hash}\nBLOCK_DATA:{block}\n");
+        let v = verify_with(log.as_bytes(), Options::default(), 4 << 20);
+        assert!(
+            matches!(
+                v,
+                Verdict::Failed(
+                    _,
+                    Failure {
+                        record: 0,
+                        kind: FailureKind::Record(RecordFault::MalformedBlock),
+                        ..
+                    }
+                )
+            ),
+            "{v:?}"
+        );
+        assert!(matches!(
+            resume(log.as_bytes(), true),
+            Err(ResumeError::LastRecord { .. })
+        ));
+    }
+    // A little nesting in an unknown key is fine (and brackets in strings never count).
+    let block = format!(
+        "{{\"levelno\":20,\"message\":\"[[[[[[[[[[[[\",\"prev_hash\":\"{g}\",\"timestamp\":1,\"x\":[1,{{\"a\":[null]}}]}}"
+    );
+    let hash = BlockHasher::hash(block.as_bytes());
+    let log = format!("{g}|[[[[[[[[[[[[|{hash}\nBLOCK_DATA:{block}\n");
+    assert!(matches!(verify(log.as_bytes()), Verdict::Intact(_)));
+}
+
+#[test]
 fn garbage_never_panics() {
     let inputs: [&[u8]; 8] = [
         b"\n",
