@@ -370,6 +370,30 @@ fn torn_tails_are_told_apart_from_tampering() {
         assert_eq!(torn.offset, last.start as u64);
         assert_eq!(torn.len, cut - last.start);
     }
+    // Junk without an LF that cannot start the next record is not a crash.
+    for junk in [
+        &b"HACKED"[..],
+        b"\0\0\0\0",
+        &log[spans[1].start..spans[1].start + 70],
+    ] {
+        let mut bad = log.clone();
+        bad.extend_from_slice(junk);
+        let v = verify(&bad);
+        assert!(
+            matches!(
+                v,
+                Verdict::Failed(
+                    _,
+                    Failure {
+                        line: 9,
+                        record: 4,
+                        ..
+                    }
+                )
+            ),
+            "{junk:?}: {v:?}"
+        );
+    }
     // A complete line that is not a display line is not a torn record.
     let mut bad = log[..last.start].to_vec();
     bad.extend_from_slice(b"garbage\nBLOCK_DA");
