@@ -327,7 +327,8 @@ impl<const N: usize> fmt::Write for JsonStringWriter<'_, N> {
 
     fn write_char(&mut self, c: char) -> fmt::Result {
         // Padding (`{:02}`) comes a character at a time.
-        if self.raw && !self.truncated && c.is_ascii() && self.buf.len() - self.start < self.raw_max {
+        if self.raw && !self.truncated && c.is_ascii() && self.buf.len() - self.start < self.raw_max
+        {
             let _ = self.buf.push(c as u8);
             return Ok(());
         }
