@@ -88,6 +88,15 @@ impl core::error::Error for ResumeError {}
 /// tail, `tail[end..]`, which may hold one complete display line and part of
 /// the next line, or part of a display line, but nothing more.
 pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
+    resume_expecting(tail, whole_log, |parsed| parsed.digest)
+}
+
+/// The last record checked against the hash `expected` says it must state.
+fn resume_expecting(
+    tail: &[u8],
+    whole_log: bool,
+    expected: impl FnOnce(&record::Parsed<'_>) -> Hash,
+) -> Result<Resumed, ResumeError> {
     let Some((display, block)) = last_record(tail, whole_log)? else {
         return Ok(Resumed { head: None, end: 0 });
     };
@@ -96,7 +105,7 @@ pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
         offset: display.start,
     };
     let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
-    parsed.check(&parsed.digest).map_err(bad)?;
+    parsed.check(&expected(&parsed)).map_err(bad)?;
     Ok(after(&parsed, block.end))
 }
 
@@ -161,16 +170,8 @@ pub fn resume_keyed(
 /// only be checked by a verifier holding the key. The record's shape, its
 /// JSON and its display are still checked.
 pub fn peek_head(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
-    let Some((display, block)) = last_record(tail, whole_log)? else {
-        return Ok(Resumed { head: None, end: 0 });
-    };
-    let bad = |fault| ResumeError::LastRecord {
-        fault,
-        offset: display.start,
-    };
-    let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
-    parsed.check(&parsed.stated).map_err(bad)?;
-    Ok(after(&parsed, block.end))
+    // Expecting what it states: only shape, JSON and display count.
+    resume_expecting(tail, whole_log, |parsed| parsed.stated)
 }
 
 /// Walks the complete records of `tail[..end]` forward and checks, with

@@ -154,11 +154,7 @@ fn line_at<R: Read + Seek>(file: &mut R, offset: u64) -> io::Result<u64> {
 /// key: only its shape and display are checked here.
 pub fn read_head(path: impl AsRef<Path>) -> Result<Option<Head>, Error> {
     let path = path.as_ref();
-    let mut file = File::open(path).map_err(|e| Error::io(path, Step::Open, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io(path, Step::ReadTail, e))?
-        .len();
+    let (mut file, len) = open_to_read(path)?;
     let check = if is_keyed(&mut file, path)? {
         Check::Unkeyed
     } else {
@@ -172,11 +168,7 @@ pub fn read_head(path: impl AsRef<Path>) -> Result<Option<Head>, Error> {
 /// has no record, or its records carry no `seq` (written by the seed).
 pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<Option<Checkpoint>, Error> {
     let path = path.as_ref();
-    let mut file = File::open(path).map_err(|e| Error::io(path, Step::Open, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io(path, Step::ReadTail, e))?
-        .len();
+    let (mut file, len) = open_to_read(path)?;
     let Some(origin) = read_origin(&mut file, path)? else {
         return Ok(None);
     };
@@ -187,6 +179,16 @@ pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<Option<Checkpoint>, Err
     };
     let head = read_tail(&mut file, len, path, check)?.head();
     Ok(head.and_then(|head| Checkpoint::new(origin.hash, head)))
+}
+
+/// Opens a log for reading, without a lock, and tells its length.
+fn open_to_read(path: &Path) -> Result<(File, u64), Error> {
+    let file = File::open(path).map_err(|e| Error::io(path, Step::Open, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(path, Step::ReadTail, e))?
+        .len();
+    Ok((file, len))
 }
 
 /// Whether the log's record 0 is a keyed chain start (reads at most one
