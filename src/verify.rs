@@ -590,13 +590,11 @@ impl<'b> Verifier<'b> {
         }
         let mut torn = None;
         if self.len > 0 {
+            // A complete first line must be a display line; after it, or
+            // instead of it, any bytes without an LF are what a crash leaves.
             let partial = self.buf.get(..self.len).unwrap_or_default();
-            let shaped = match self.line1_end {
-                Some(end) => record::split_display_line(partial.get(..end).unwrap_or_default())
-                    .is_some_and(|(prev, _, _)| state.expect_prev.is_none_or(|p| p == prev)),
-                None => starts_a_record(partial, state.expect_prev),
-            };
-            if !shaped {
+            let line1 = self.line1_end.and_then(|end| partial.get(..end));
+            if line1.is_some_and(|l| record::split_display_line(l).is_none()) {
                 // Not the start of the next record: not what a crash leaves.
                 let kind = FailureKind::Record(RecordFault::MalformedDisplayLine);
                 let failure = state.fail(state.lines + 1, kind);
@@ -623,21 +621,6 @@ impl<'b> Verifier<'b> {
             None => Verdict::Intact(state.report),
         }
     }
-}
-
-/// Whether `partial` (no LF in it) can be the start of a display line that
-/// follows `prev`: the hash's hex, as far as it goes, then `|`. With `prev`
-/// unknown (a segment's start), any lowercase hex.
-fn starts_a_record(partial: &[u8], prev: Option<Hash>) -> bool {
-    let hex_len = partial.len().min(64);
-    let hex_ok = match prev {
-        Some(prev) => partial.get(..hex_len) == prev.to_hex().get(..hex_len),
-        None => partial
-            .iter()
-            .take(hex_len)
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)),
-    };
-    hex_ok && partial.get(64).is_none_or(|&b| b == b'|')
 }
 
 impl fmt::Debug for Verifier<'_> {

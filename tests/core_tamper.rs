@@ -370,30 +370,12 @@ fn torn_tails_are_told_apart_from_tampering() {
         assert_eq!(torn.offset, last.start as u64);
         assert_eq!(torn.len, cut - last.start);
     }
-    // Junk without an LF that cannot start the next record is not a crash.
-    for junk in [
-        &b"HACKED"[..],
-        b"\0\0\0\0",
-        &log[spans[1].start..spans[1].start + 70],
-    ] {
-        let mut bad = log.clone();
-        bad.extend_from_slice(junk);
-        let v = verify(&bad);
-        assert!(
-            matches!(
-                v,
-                Verdict::Failed(
-                    _,
-                    Failure {
-                        line: 9,
-                        record: 4,
-                        ..
-                    }
-                )
-            ),
-            "{junk:?}: {v:?}"
-        );
-    }
+    // Bytes without an LF after the last record are a torn tail, whatever
+    // they are (a flash cell cut mid-program is not a clean prefix): every
+    // complete record before them is intact, and nothing can hide in them.
+    let mut junk = log.clone();
+    junk.extend_from_slice(b"HACKED");
+    assert!(matches!(verify(&junk), Verdict::Torn(r, t) if r.records == 4 && t.len == 6));
     // A complete line that is not a display line is not a torn record.
     let mut bad = log[..last.start].to_vec();
     bad.extend_from_slice(b"garbage\nBLOCK_DA");

@@ -172,8 +172,9 @@ fn describe(report: &Report) -> String {
 
 fn torn_text(torn: &TornTail) -> String {
     format!(
-        "line {}: the log ends inside a record ({} from byte {}): a crash \
-         mid-write, not tampering; opening the log with a writer recovers them",
+        "line {}: the log ends inside a record ({} from byte {}), as a crash \
+         mid-write leaves it; every record before it is intact, and opening the \
+         log with a writer keeps these bytes in recovery records",
         torn.line,
         count(torn.len as u64, "byte"),
         torn.offset
