@@ -11,6 +11,7 @@
 //! verifiers decode whatever escapes a JSON writer used (Python writes `\u00e9`
 //! and surrogate pairs) and compare ([`display_matches`]).
 
+use crate::hash::HEX;
 use core::fmt;
 use heapless::Vec;
 
@@ -23,7 +24,6 @@ fn control_escape(c: u8) -> Option<([u8; 6], usize)> {
         0x08 => b'b',
         0x0c => b'f',
         0x00..=0x1f | 0x7f if c != b'\t' => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
             let e = [
                 b'\\',
                 b'u',

@@ -14,7 +14,8 @@ pub struct Hash([u8; 32]);
 /// A hash as it stands in a log: 64 lowercase hexadecimal characters.
 pub type HexHash = [u8; 64];
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Lowercase hex digits: how hashes and `\u00XX` escapes are spelled.
+pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Hash {
     /// The `prev_hash` of the first record of a chain: 64 × `0`.
