@@ -30,7 +30,6 @@ fn log_of(records: usize, message: &str) -> Vec<u8> {
             .append(Level::Info, format_args!("{message} {i}"))
             .unwrap();
     }
-    drop(chain);
     let left = sink.len();
     out.truncate(out.len() - left);
     out

@@ -2,7 +2,6 @@
 //! lock, shared by tasks and interrupt handlers.
 
 use core::fmt;
-use heapless::Vec;
 
 #[cfg(not(feature = "portable-atomic"))]
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -10,10 +9,12 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use portable_atomic::{AtomicU32, Ordering};
 
 use crate::clock::Clock;
+use crate::draft::Draft;
+use crate::head::Head;
 use crate::level::Level;
 use crate::seal::{Plain, Seal, SealError};
 use crate::sink::SinkError;
-use crate::writer::{Head, WriteError, Writer};
+use crate::writer::{WriteError, Writer};
 
 /// An append failed; nothing of the record is in the chain.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -51,15 +52,11 @@ impl<E: fmt::Debug> fmt::Display for AppendError<E> {
 
 impl<E: fmt::Debug> core::error::Error for AppendError<E> {}
 
-struct Locked<W, S, const N: usize> {
-    writer: Writer<W, S>,
-    json: Vec<u8, N>,
-}
-
 /// A hash chain over a sink `W`, with clock `C` and a record buffer of `N`
 /// bytes, that can live in a `static`.
 ///
-/// The writer (head and sink) and the record buffer sit behind a spin lock:
+/// Each record is formatted into a [`Draft`] of `N` bytes on the caller's
+/// stack, outside the lock. The writer (head and sink) sits behind a spin lock:
 /// [`append`](Self::append) waits for it, [`try_append`](Self::try_append)
 /// never does, so an interrupt handler cannot deadlock against the code it
 /// interrupted. A record that `try_append` could not write is counted, and the
@@ -73,7 +70,7 @@ struct Locked<W, S, const N: usize> {
 /// `S` is how records are sealed: [`Plain`] (the default) or a
 /// [`SealKey`](crate::SealKey) for a keyed, forward-secure chain.
 pub struct Chain<W, C, const N: usize, S = Plain> {
-    locked: spin::Mutex<Locked<W, S, N>>,
+    writer: spin::Mutex<Writer<W, S>>,
     clock: C,
     unlogged: AtomicU32,
 }
@@ -95,10 +92,7 @@ impl<W, C, const N: usize, S> Chain<W, C, N, S> {
     /// A chain around a writer (plain or keyed, new or resumed).
     pub const fn from_writer(writer: Writer<W, S>, clock: C) -> Self {
         Chain {
-            locked: spin::Mutex::new(Locked {
-                writer,
-                json: Vec::new(),
-            }),
+            writer: spin::Mutex::new(writer),
             clock,
             unlogged: AtomicU32::new(0),
         }
@@ -106,7 +100,7 @@ impl<W, C, const N: usize, S> Chain<W, C, N, S> {
 
     /// The last record written (`None` while the chain is empty). Waits for the lock.
     pub fn head(&self) -> Option<Head> {
-        self.locked.lock().writer.head()
+        self.writer.lock().head()
     }
 
     /// Records lost so far that no written record has reported yet.
@@ -133,26 +127,26 @@ impl<W, C, const N: usize, S> Chain<W, C, N, S> {
     /// Runs `f` on the writer under the lock: to flush, or to write the
     /// recovery records of a torn tail.
     pub fn with_writer<R>(&self, f: impl FnOnce(&mut Writer<W, S>) -> R) -> R {
-        f(&mut self.locked.lock().writer)
+        f(&mut self.writer.lock())
     }
 
     /// Takes the writer (head and sink) out of the chain.
     pub fn into_writer(self) -> Writer<W, S> {
-        self.locked.into_inner().writer
+        self.writer.into_inner()
     }
 }
 
 impl<W: embedded_io::Write, C: Clock, const N: usize, S: Seal> Chain<W, C, N, S> {
-    /// Appends a record, waiting for the lock. Do not call it from an
-    /// interrupt handler that may have interrupted an append: use
-    /// [`try_append`](Self::try_append) there.
+    /// Appends a record, waiting for the lock. The message is formatted
+    /// first, into a [`Draft`] of `N` bytes on the caller's stack, outside the
+    /// lock. Do not call it from an interrupt handler that may have
+    /// interrupted an append: use [`try_append`](Self::try_append) there.
     pub fn append(
         &self,
         level: Level,
         message: fmt::Arguments<'_>,
     ) -> Result<Head, AppendError<W::Error>> {
-        let mut locked = self.locked.lock();
-        self.append_locked(&mut locked, level, message)
+        self.append_draft(&mut Draft::new(level, message))
     }
 
     /// Appends a record if the chain is free, and never waits: for interrupt
@@ -163,8 +157,18 @@ impl<W: embedded_io::Write, C: Clock, const N: usize, S: Seal> Chain<W, C, N, S>
         level: Level,
         message: fmt::Arguments<'_>,
     ) -> Result<Head, AppendError<W::Error>> {
-        match self.locked.try_lock() {
-            Some(mut locked) => self.append_locked(&mut locked, level, message),
+        self.try_append_draft(&mut Draft::new(level, message))
+    }
+
+    /// Appends a record formatted ahead of time, waiting for the lock.
+    pub fn append_draft(&self, draft: &mut Draft<N>) -> Result<Head, AppendError<W::Error>> {
+        self.append_locked(&mut self.writer.lock(), draft)
+    }
+
+    /// [`try_append`](Self::try_append) for a record formatted ahead of time.
+    pub fn try_append_draft(&self, draft: &mut Draft<N>) -> Result<Head, AppendError<W::Error>> {
+        match self.writer.try_lock() {
+            Some(mut writer) => self.append_locked(&mut writer, draft),
             None => {
                 self.note_unlogged();
                 Err(AppendError::Busy)
@@ -174,13 +178,11 @@ impl<W: embedded_io::Write, C: Clock, const N: usize, S: Seal> Chain<W, C, N, S>
 
     fn append_locked(
         &self,
-        locked: &mut Locked<W, S, N>,
-        level: Level,
-        message: fmt::Arguments<'_>,
+        writer: &mut Writer<W, S>,
+        draft: &mut Draft<N>,
     ) -> Result<Head, AppendError<W::Error>> {
         let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
-        let Locked { writer, json } = locked;
-        let result = writer.append_args(json, level, message, self.clock.now(), unlogged.into());
+        let result = writer.append_draft(draft, self.clock.now(), unlogged.into());
         if result.is_err() && unlogged > 0 {
             // Not reported after all: the next record must still say so.
             self.add_unlogged(unlogged);
@@ -190,7 +192,7 @@ impl<W: embedded_io::Write, C: Clock, const N: usize, S: Seal> Chain<W, C, N, S>
 
     /// Flushes the sink, waiting for the lock.
     pub fn flush(&self) -> Result<(), W::Error> {
-        self.locked.lock().writer.flush()
+        self.writer.lock().flush()
     }
 }
 

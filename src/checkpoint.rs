@@ -20,10 +20,10 @@ use core::fmt;
 
 use crate::clock::Timestamp;
 use crate::hash::Hash;
-use crate::record::{self, RecordFault};
+use crate::head::{ExpectedHead, Head};
+use crate::record::{Record, RecordFault};
 use crate::sink::{write_all, SinkError};
-use crate::verify::ExpectedHead;
-use crate::writer::Head;
+use crate::verify::Options;
 
 const ORIGIN_PREFIX: &str = "immutable-log/";
 
@@ -44,11 +44,11 @@ pub fn origin(start: &[u8]) -> Result<Origin, RecordFault> {
     let (Some(line1), Some(line2), Some(_)) = (lines.next(), lines.next(), lines.next()) else {
         return Err(RecordFault::MissingBlockData);
     };
-    let parsed = record::parse(line1, line2)?;
-    parsed.check(&parsed.stated)?;
+    let parsed = Record::parse(line1, line2)?;
+    parsed.check_stated(&parsed.hash())?;
     Ok(Origin {
-        hash: parsed.stated,
-        keyed: parsed.chain_start,
+        hash: parsed.hash(),
+        keyed: parsed.is_chain_start(),
     })
 }
 
@@ -271,6 +271,18 @@ impl<W: embedded_io::Write> Checkpointer<W> {
     /// The sink.
     pub fn sink_mut(&mut self) -> &mut W {
         &mut self.sink
+    }
+}
+
+impl Options {
+    /// Requires what a [`Checkpoint`] records: the log's identity, and its
+    /// head at the checkpoint's size.
+    pub fn with_checkpoint(self, checkpoint: &Checkpoint) -> Self {
+        Options {
+            expect_head: Some(checkpoint.expected_head()),
+            expect_origin: Some(checkpoint.origin),
+            ..self
+        }
     }
 }
 

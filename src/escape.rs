@@ -1,23 +1,25 @@
-//! Escaping: a message into a JSON string, and the one-line `display` copy of it.
+//! Escaping a message into a JSON string, straight into a record's buffer.
 //!
-//! Two escapings exist (FORMAT.md, "block_json" and "display"):
+//! Two escapings exist (FORMAT.md, "block_json" and "display"); this module
+//! writes the first, and `display` derives the second from it:
 //!
 //! - in `block_json`, the message is a JSON string: `"` and `\` are escaped, and
 //!   so is every control character (U+0000–U+001F) and U+007F;
 //! - in `display`, only the control characters except TAB, and U+007F, are
 //!   escaped, with the same escape (`\n`, `\u001b`), so the line stays one line.
 //!
-//! Writers derive `display` from the JSON-escaped message ([`DisplayRuns`]);
-//! verifiers decode whatever escapes a JSON writer used (Python writes `\u00e9`
-//! and surrogate pairs) and compare ([`display_matches`]).
+//!
+//! Written by hand, not with serde-json-core: it escapes while `core::fmt`
+//! formats, in place, cut at a character boundary when the buffer is full.
 
 use crate::hash::HEX;
+use crate::scan::find_json_escape;
 use core::fmt;
 use heapless::Vec;
 
 /// The escape both spellings use for a control character (other than TAB in
 /// `display`), or `None` when the byte stands as it is in `display`.
-fn control_escape(c: u8) -> Option<([u8; 6], usize)> {
+pub(crate) fn control_escape(c: u8) -> Option<([u8; 6], usize)> {
     let short = match c {
         b'\n' => b'n',
         b'\r' => b'r',
@@ -40,92 +42,9 @@ fn control_escape(c: u8) -> Option<([u8; 6], usize)> {
 }
 
 /// True for the bytes that the JSON string escaping changes.
+#[cfg(test)]
 fn needs_json_escape(b: u8) -> bool {
     b < 0x20 || b == 0x7f || b == b'"' || b == b'\\'
-}
-
-// ---------------------------------------------------------------------------
-// Byte searches a word (8 bytes) at a time, in safe code and without
-// dependencies. Each mask below has the high bit set in the bytes that match;
-// borrows can also mark bytes *above* a true match, never below one, so the
-// lowest mark is always exact.
-// ---------------------------------------------------------------------------
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// Marks the zero bytes of `w`.
-#[inline(always)]
-fn zero_bytes(w: u64) -> u64 {
-    w.wrapping_sub(ONES) & !w & HIGHS
-}
-
-/// Marks the bytes of `w` equal to `b`.
-#[inline(always)]
-fn bytes_equal(w: u64, b: u8) -> u64 {
-    zero_bytes(w ^ (ONES * u64::from(b)))
-}
-
-/// Marks the bytes of `w` below 0x20 (the control characters).
-#[inline(always)]
-fn control_bytes(w: u64) -> u64 {
-    w.wrapping_sub(ONES * 0x20) & !w & HIGHS
-}
-
-/// The first index in `bytes` whose 8-byte word (little-endian) `mark` marks,
-/// or whose byte in the tail satisfies `matches`.
-#[inline(always)]
-fn find_by_words(
-    bytes: &[u8],
-    mark: impl Fn(u64) -> u64,
-    matches: impl Fn(u8) -> bool,
-) -> Option<usize> {
-    let mut words = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for word in &mut words {
-        let m = mark(word.try_into().map_or(0, u64::from_le_bytes));
-        if m != 0 {
-            return Some(offset + (m.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    let tail = words.remainder();
-    tail.iter().position(|&b| matches(b)).map(|p| offset + p)
-}
-
-/// The index of the first LF in `bytes`.
-pub(crate) fn find_lf(bytes: &[u8]) -> Option<usize> {
-    find_by_words(bytes, |w| bytes_equal(w, b'\n'), |b| b == b'\n')
-}
-
-/// The index of the first `"` or `\\` in `bytes`: where a JSON string
-/// body may end.
-pub(crate) fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
-    find_by_words(
-        bytes,
-        |w| bytes_equal(w, b'"') | bytes_equal(w, b'\\'),
-        |b| b == b'"' || b == b'\\',
-    )
-}
-
-/// The index of the first byte the JSON string escaping changes.
-fn find_json_escape(bytes: &[u8]) -> Option<usize> {
-    find_by_words(
-        bytes,
-        |w| control_bytes(w) | bytes_equal(w, 0x7f) | bytes_equal(w, b'"') | bytes_equal(w, b'\\'),
-        needs_json_escape,
-    )
-}
-
-/// True if a JSON string body holds an escape or a byte that `display`
-/// escapes: if not, its display is itself.
-fn has_display_escape(raw: &[u8]) -> bool {
-    find_by_words(
-        raw,
-        |w| control_bytes(w) | bytes_equal(w, 0x7f) | bytes_equal(w, b'\\'),
-        |b| b == b'\\' || b < 0x20 || b == 0x7f,
-    )
-    .is_some()
 }
 
 /// The JSON escape of `b` inside a string, or `None` when it stands as it is.
@@ -336,168 +255,6 @@ impl<const N: usize> fmt::Write for JsonStringWriter<'_, N> {
     }
 }
 
-/// The `display` form of a message that [`JsonStringWriter`] escaped, as a
-/// sequence of byte runs borrowed from the escaped message: `\"`, `\\` and `\t`
-/// turn back into the character, every other escape stays as it is.
-pub(crate) struct DisplayRuns<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> DisplayRuns<'a> {
-    pub(crate) fn new(json_escaped: &'a [u8]) -> Self {
-        DisplayRuns { rest: json_escaped }
-    }
-}
-
-impl<'a> Iterator for DisplayRuns<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let rest = self.rest;
-        match rest.iter().position(|&b| b == b'\\') {
-            Some(0) => {
-                let (run, tail): (&'static [u8], usize) = match rest.get(1) {
-                    Some(b'"') => (b"\"", 2),
-                    Some(b'\\') => (b"\\", 2),
-                    Some(b't') => (b"\t", 2),
-                    Some(b'u') => {
-                        let end = rest.len().min(6);
-                        self.rest = &rest[end..];
-                        return Some(&rest[..end]);
-                    }
-                    _ => {
-                        let end = rest.len().min(2);
-                        self.rest = &rest[end..];
-                        return Some(&rest[..end]);
-                    }
-                };
-                self.rest = &rest[tail..];
-                Some(run)
-            }
-            Some(p) => {
-                self.rest = &rest[p..];
-                Some(&rest[..p])
-            }
-            None => {
-                self.rest = &[];
-                Some(rest)
-            }
-        }
-    }
-}
-
-/// A JSON string escape that does not decode: a bad `\` sequence, or a lone
-/// or unpaired UTF-16 surrogate.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct BadEscape;
-
-/// Does `display` equal the display form of the JSON string body `raw` (the
-/// bytes between the quotes, escapes undecoded)?
-///
-/// `raw` may use any JSON escape, including surrogate pairs
-/// (`\ud83d\ude00`), as Python's `json.dumps` writes them.
-pub(crate) fn display_matches(raw: &[u8], display: &[u8]) -> Result<bool, BadEscape> {
-    // Fast path: nothing escaped and nothing to escape: the bytes are the display.
-    if !has_display_escape(raw) {
-        return Ok(raw == display);
-    }
-    let mut want = display;
-    let mut expect = |bytes: &[u8]| -> bool {
-        match want.strip_prefix(bytes) {
-            Some(rest) => {
-                want = rest;
-                true
-            }
-            None => false,
-        }
-    };
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        if b != b'\\' {
-            // A raw byte: control bytes are escaped in display, others stand.
-            let ok = match control_escape(b) {
-                Some((e, len)) => expect(&e[..len]),
-                None => expect(&[b]),
-            };
-            if !ok {
-                return Ok(false);
-            }
-            i += 1;
-            continue;
-        }
-        let (c, used) = decode_escape(&raw[i..])?;
-        i += used;
-        let ok = match u8::try_from(u32::from(c)) {
-            Ok(byte) if byte < 0x80 => match control_escape(byte) {
-                Some((e, len)) => expect(&e[..len]),
-                None => expect(&[byte]),
-            },
-            _ => {
-                let mut utf8 = [0u8; 4];
-                expect(c.encode_utf8(&mut utf8).as_bytes())
-            }
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(want.is_empty())
-}
-
-/// Decodes one escape at the start of `s` (which starts with `\`): the
-/// character and how many bytes it took.
-fn decode_escape(s: &[u8]) -> Result<(char, usize), BadEscape> {
-    let c = match s.get(1) {
-        Some(b'"') => '"',
-        Some(b'\\') => '\\',
-        Some(b'/') => '/',
-        Some(b'b') => '\u{8}',
-        Some(b'f') => '\u{c}',
-        Some(b'n') => '\n',
-        Some(b'r') => '\r',
-        Some(b't') => '\t',
-        Some(b'u') => {
-            let unit = hex4(s.get(2..6))?;
-            if !(0xd800..0xe000).contains(&unit) {
-                return char::from_u32(unit).map(|c| (c, 6)).ok_or(BadEscape);
-            }
-            if unit >= 0xdc00 {
-                return Err(BadEscape); // a low surrogate with no high one before it
-            }
-            if s.get(6..8) != Some(b"\\u") {
-                return Err(BadEscape);
-            }
-            let low = hex4(s.get(8..12))?;
-            if !(0xdc00..0xe000).contains(&low) {
-                return Err(BadEscape);
-            }
-            let c = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
-            return char::from_u32(c).map(|c| (c, 12)).ok_or(BadEscape);
-        }
-        _ => return Err(BadEscape),
-    };
-    Ok((c, 2))
-}
-
-fn hex4(digits: Option<&[u8]>) -> Result<u32, BadEscape> {
-    let digits = digits.ok_or(BadEscape)?;
-    let mut value = 0u32;
-    for &d in digits {
-        let v = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            b'A'..=b'F' => d - b'A' + 10,
-            _ => return Err(BadEscape),
-        };
-        value = (value << 4) | u32::from(v);
-    }
-    Ok(value)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,20 +270,6 @@ mod tests {
         (buf, t)
     }
 
-    fn display_of(json: &[u8]) -> StdVec<u8> {
-        DisplayRuns::new(json).flatten().copied().collect()
-    }
-
-    #[test]
-    fn escapes_json_and_display() {
-        let (json, cut) = escape::<64>("a\"b\\c\td\ne\u{1b}f\u{7f}|é", 64);
-        assert!(!cut);
-        assert_eq!(&json[..], "a\\\"b\\\\c\\td\\ne\\u001bf\\u007f|é".as_bytes());
-        let display = display_of(&json);
-        assert_eq!(display, "a\"b\\c\td\\ne\\u001bf\\u007f|é".as_bytes());
-        assert_eq!(display_matches(&json, &display), Ok(true));
-    }
-
     #[test]
     fn cuts_at_char_and_escape_boundaries() {
         let (json, cut) = escape::<64>("ab😀", 4);
@@ -535,21 +278,6 @@ mod tests {
         let (json, cut) = escape::<64>("a\nb", 2);
         assert!(cut);
         assert_eq!(&json[..], b"a");
-    }
-
-    #[test]
-    fn python_escapes_decode() {
-        // json.dumps("é😀\n\"") with ensure_ascii
-        let raw = br#"\u00e9\ud83d\ude00\n\"\/"#;
-        assert_eq!(display_matches(raw, "é😀\\n\"/".as_bytes()), Ok(true));
-        assert_eq!(display_matches(raw, "é😀\\n\"".as_bytes()), Ok(false));
-        assert_eq!(display_matches(br"\ud83d", b""), Err(BadEscape));
-        assert_eq!(display_matches(br"\ude00", b""), Err(BadEscape));
-        assert_eq!(display_matches(br"\ud83d\u0041", b""), Err(BadEscape));
-        assert_eq!(display_matches(br"\x", b""), Err(BadEscape));
-        assert_eq!(display_matches(br"\u12", b""), Err(BadEscape));
-        assert_eq!(display_matches(br"\u00E9", "é".as_bytes()), Ok(true));
-        assert_eq!(display_matches(b"tab\there", b"tab\there"), Ok(true));
     }
 
     /// The writer as it was before raw mode: every piece escaped as it comes.

@@ -21,13 +21,19 @@
 mod chain;
 mod checkpoint;
 mod clock;
+mod display;
+mod draft;
 mod escape;
 mod hash;
+mod head;
+mod json;
 mod level;
 #[cfg(feature = "log")]
 mod log_facade;
 mod record;
+mod recovery;
 mod resume;
+mod scan;
 mod seal;
 mod sink;
 mod verify;
@@ -36,19 +42,22 @@ mod writer;
 pub use chain::{AppendError, Chain};
 pub use checkpoint::{origin, Checkpoint, CheckpointError, Checkpointer, Origin};
 pub use clock::{Clock, NoClock, Timestamp};
+pub use draft::{message_capacity, Draft, MIN_CAPACITY};
 pub use hash::{BlockHasher, Hash, HexHash};
+pub use head::{ExpectedHead, Head};
+pub use json::{JsonFault, JsonFaultKind, Unescaped, MAX_DEPTH, MAX_KEYS};
 pub use level::Level;
 #[cfg(feature = "log")]
 pub use log_facade::Logger;
-pub use record::{message_capacity, Draft, RecordFault, MIN_CAPACITY};
-pub use resume::{peek_head, resume, resume_keyed, Recovery, RecoveryPart, ResumeError, Resumed};
+pub use record::{records, ReadFault, Record, RecordFault, Records};
+pub use resume::{peek_head, resume, resume_keyed, KeyedFault, ResumeError, Resumed};
 pub use seal::{Key, Plain, Seal, SealError, SealKey, Sealed, VerifyKey};
 pub use sink::SinkError;
 pub use verify::{
-    verify_read, ExpectedHead, Failure, FailureKind, Options, Report, SegmentStart, Start,
-    TornTail, Verdict, Verifier, MAX_SEGMENT_KEY_STEPS,
+    verify_read, Failure, FailureKind, Options, Report, SegmentStart, Start, TornTail, Verdict,
+    Verifier, MAX_SEGMENT_KEY_STEPS,
 };
-pub use writer::{Head, WriteError, Writer};
+pub use writer::{WriteError, Writer};
 
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]

@@ -7,12 +7,11 @@
 
 use core::fmt;
 
-use crate::checkpoint::Checkpoint;
-use crate::escape::find_lf;
 use crate::hash::Hash;
-use crate::record::{self, Parsed, RecordFault};
+use crate::head::{ExpectedHead, Head};
+use crate::record::{self, Record, RecordFault};
+use crate::scan::find_lf;
 use crate::seal::{Key, VerifyKey};
-use crate::writer::Head;
 
 /// How many key derivations (one SHA-256 each) a keyed verifier makes at
 /// most to reach the first record of a segment whose start it was not told:
@@ -33,17 +32,6 @@ pub enum Start {
     After(Head),
 }
 
-/// The head a log must reach: `seq` and hash, recorded elsewhere (for instance
-/// with `immutable-log head`). A log cut below it, or one whose record at that
-/// `seq` has another hash (a fork or a rewrite), fails.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct ExpectedHead {
-    /// The `seq` of the expected record.
-    pub seq: u64,
-    /// Its hash.
-    pub hash: Hash,
-}
-
 /// What a verifier requires of a log.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Options {
@@ -54,18 +42,6 @@ pub struct Options {
     /// The hash the log's record 0 must have (its identity); checked when the
     /// log starts at genesis.
     pub expect_origin: Option<Hash>,
-}
-
-impl Options {
-    /// Requires what a [`Checkpoint`] records: the log's identity, and its
-    /// head at the checkpoint's size.
-    pub fn with_checkpoint(self, checkpoint: &Checkpoint) -> Self {
-        Options {
-            expect_head: Some(checkpoint.expected_head()),
-            expect_origin: Some(checkpoint.origin),
-            ..self
-        }
-    }
 }
 
 /// Where a log (or a segment) starts: its first record's `seq` and `prev_hash`.
@@ -326,20 +302,20 @@ impl State {
 
     /// Checks the hash a record states: its digest in a plain chain, its tag
     /// under the record's own key in a keyed chain; then its display.
-    fn check_seal(&mut self, parsed: &Parsed<'_>) -> Result<(), (u64, FailureKind)> {
+    fn check_seal(&mut self, parsed: &Record<'_>) -> Result<(), (u64, FailureKind)> {
         let first = self.lines + 1;
         let at_start = self.report.records == 0;
         let fault = |fault| (first, FailureKind::Record(fault));
         let Some(cursor) = &mut self.key else {
-            if at_start && parsed.chain_start {
+            if at_start && parsed.is_chain_start() {
                 return Err((first, FailureKind::KeyRequired));
             }
-            return parsed.check(&parsed.digest).map_err(fault);
+            return parsed.check_stated(&parsed.digest()).map_err(fault);
         };
-        if at_start && self.options.start == Start::Genesis && !parsed.chain_start {
+        if at_start && self.options.start == Start::Genesis && !parsed.is_chain_start() {
             return Err((first, FailureKind::NotKeyed));
         }
-        let Some(seq) = parsed.seq else {
+        let Some(seq) = parsed.seq() else {
             return Err((first, FailureKind::SeqMissing));
         };
         if let KeyCursor::Initial(verify) = cursor {
@@ -375,8 +351,8 @@ impl State {
             };
             return Err((first, kind));
         }
-        match parsed.check(&key.tag(&parsed.digest)) {
-            Err(RecordFault::HashMismatch) if parsed.chain_start => {
+        match parsed.check_stated(&key.tag(&parsed.digest())) {
+            Err(RecordFault::HashMismatch) if parsed.is_chain_start() => {
                 return Err((first, FailureKind::WrongKey))
             }
             result => result.map_err(fault)?,
@@ -392,56 +368,58 @@ impl State {
         let first = self.lines + 1;
         let fault = |fault| {
             let line = match fault {
-                RecordFault::MissingBlockData | RecordFault::MalformedBlock => first + 1,
+                RecordFault::MissingBlockData
+                | RecordFault::MalformedBlock(_)
+                | RecordFault::MalformedPrevHash => first + 1,
                 _ => first,
             };
             (line, FailureKind::Record(fault))
         };
-        let checked = match record::parse(line1, line2) {
+        let checked = match Record::parse(line1, line2) {
             Ok(parsed) => self.check_seal(&parsed).map(|()| parsed),
             Err(e) => Err(fault(e)),
         };
         let checked = checked.map_err(|(line, kind)| self.fail(line, kind))?;
         match self.expect_prev {
-            Some(expected) if expected != checked.prev => {
+            Some(expected) if expected != checked.prev_hash() => {
                 let kind = if self.report.records == 0 && self.options.start == Start::Genesis {
                     FailureKind::NotAtGenesis {
-                        prev_hash: checked.prev,
+                        prev_hash: checked.prev_hash(),
                     }
                 } else {
                     FailureKind::PrevHashMismatch {
                         expected,
-                        found: checked.prev,
+                        found: checked.prev_hash(),
                     }
                 };
                 return Err(self.fail(first, kind));
             }
             _ => {}
         }
-        if let (Some(expected), Some(found)) = (self.expect_seq, checked.seq) {
+        if let (Some(expected), Some(found)) = (self.expect_seq, checked.seq()) {
             if expected != found {
                 return Err(self.fail(first, FailureKind::SeqOutOfOrder { expected, found }));
             }
         }
         if let Some(expected) = self.options.expect_origin {
-            if checked.prev == Hash::GENESIS
+            if checked.prev_hash() == Hash::GENESIS
                 && self.report.records == 0
-                && checked.stated != expected
+                && checked.hash() != expected
             {
                 let kind = FailureKind::OriginMismatch {
                     expected,
-                    found: checked.stated,
+                    found: checked.hash(),
                 };
                 return Err(self.fail(first, kind));
             }
         }
-        let seq = checked.seq.or(self.expect_seq);
+        let seq = checked.seq().or(self.expect_seq);
         if let Some(expected) = self.options.expect_head {
             if seq == Some(expected.seq) {
-                if checked.stated != expected.hash {
+                if checked.hash() != expected.hash {
                     let kind = FailureKind::HeadMismatch {
                         expected,
-                        found: checked.stated,
+                        found: checked.hash(),
                     };
                     return Err(self.fail(first, kind));
                 }
@@ -452,17 +430,17 @@ impl State {
         if report.start.is_none() {
             report.start = Some(SegmentStart {
                 seq,
-                prev_hash: checked.prev,
+                prev_hash: checked.prev_hash(),
             });
         }
         report.records += 1;
         report.head = Some(Head {
             seq,
-            hash: checked.stated,
+            hash: checked.hash(),
         });
-        report.unlogged = report.unlogged.saturating_add(checked.unlogged);
-        report.truncated += u64::from(checked.truncated);
-        self.expect_prev = Some(checked.stated);
+        report.unlogged = report.unlogged.saturating_add(checked.unlogged());
+        report.truncated += u64::from(checked.truncated());
+        self.expect_prev = Some(checked.hash());
         self.expect_seq = seq.and_then(|s| s.checked_add(1));
         self.lines += 2;
         // Both lines and their LFs.

@@ -2,50 +2,15 @@
 //! from a formatted body to the sink.
 
 use core::fmt;
-use heapless::Vec;
 
 use crate::clock::Timestamp;
+use crate::draft::{message_capacity, Draft, Tail, MIN_CAPACITY};
 use crate::hash::Hash;
+use crate::head::{link_after, Head};
 use crate::level::Level;
-use crate::record::{self, Body, Draft, Link, Tail, MIN_CAPACITY};
+use crate::recovery::Recovery;
 use crate::seal::{Plain, Seal, SealError, Sealed, CHAIN_START_MESSAGE};
 use crate::sink::SinkError;
-
-/// The last record of a chain: its hash, and its `seq` when known.
-///
-/// `seq` is `None` only after a record written without one (the Python seed
-/// writes none); a chain continued from such a record writes none either.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct Head {
-    /// The record's `seq`: its 0-based index in the chain.
-    pub seq: Option<u64>,
-    /// The record's hash: the next record's `prev_hash`.
-    pub hash: Hash,
-}
-
-impl fmt::Display for Head {
-    /// `SEQ HASH`, as `immutable-log head` prints it (`-` for an unknown seq).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.seq {
-            Some(seq) => write!(f, "{seq} {}", self.hash),
-            None => write!(f, "- {}", self.hash),
-        }
-    }
-}
-
-/// Where the record after `head` attaches (`None`: the chain is empty).
-pub(crate) fn link_after(head: Option<Head>) -> Link {
-    match head {
-        None => Link {
-            prev: Hash::GENESIS,
-            seq: Some(0),
-        },
-        Some(h) => Link {
-            prev: h.hash,
-            seq: h.seq.and_then(|s| s.checked_add(1)),
-        },
-    }
-}
 
 /// A record could not be appended; nothing of it is in the chain.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -163,59 +128,32 @@ impl<W, S> Writer<W, S> {
 }
 
 impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
-    /// Appends a record formatted ahead of time. `unlogged` is the number of
-    /// records lost just before it (0 normally); the record states it.
+    /// Appends a record: closes the draft under the head (adds `prev_hash`,
+    /// `seq`, `timestamp`), hashes its tail, seals it and writes both lines.
+    /// `unlogged` is the number of records lost just before it (0 normally);
+    /// the record states it. The draft can be reformatted and used again.
     pub fn append_draft<const N: usize>(
         &mut self,
         draft: &mut Draft<N>,
         timestamp: Timestamp,
         unlogged: u64,
     ) -> Result<Head, WriteError<W::Error>> {
-        let (json, body) = draft.parts();
-        self.append_body(json, body, timestamp, unlogged)
-    }
-
-    /// Formats and appends a record using `json` as the buffer.
-    pub(crate) fn append_args<const N: usize>(
-        &mut self,
-        json: &mut Vec<u8, N>,
-        level: Level,
-        message: fmt::Arguments<'_>,
-        timestamp: Timestamp,
-        unlogged: u64,
-    ) -> Result<Head, WriteError<W::Error>> {
-        let body = record::format_body(json, level, message);
-        self.append_body(json, &body, timestamp, unlogged)
-    }
-
-    fn append_body<const N: usize>(
-        &mut self,
-        json: &mut Vec<u8, N>,
-        body: &Body,
-        timestamp: Timestamp,
-        unlogged: u64,
-    ) -> Result<Head, WriteError<W::Error>> {
         if self.seal.is_keyed() && !self.started {
             self.write_chain_start(timestamp)?;
         }
-        self.write_closed(json, body, timestamp, unlogged, false)
+        self.write_closed(draft, timestamp, unlogged, false)
     }
 
     /// A keyed chain's first record: says the chain is keyed and in which format.
     fn write_chain_start(&mut self, timestamp: Timestamp) -> Result<Head, WriteError<W::Error>> {
-        let mut json = Vec::<u8, MIN_CAPACITY>::new();
-        let body = record::format_body(
-            &mut json,
-            Level::Info,
-            format_args!("{CHAIN_START_MESSAGE}"),
-        );
-        self.write_closed(&mut json, &body, timestamp, 0, true)
+        let mut draft =
+            Draft::<MIN_CAPACITY>::new(Level::Info, format_args!("{CHAIN_START_MESSAGE}"));
+        self.write_closed(&mut draft, timestamp, 0, true)
     }
 
     fn write_closed<const N: usize>(
         &mut self,
-        json: &mut Vec<u8, N>,
-        body: &Body,
+        draft: &mut Draft<N>,
         timestamp: Timestamp,
         unlogged: u64,
         chain_start: bool,
@@ -227,9 +165,9 @@ impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
             unlogged,
             chain_start,
         };
-        let digest = record::close_block(json, body, &tail);
+        let digest = draft.close(&tail);
         let hash = self.seal.tag(link.seq, &digest).map_err(WriteError::Seal)?;
-        record::write_record(&mut self.sink, json, body, &link.prev, &hash)?;
+        draft.write_to(&mut self.sink, &link.prev, &hash)?;
         self.seal.advance(Sealed { tag: hash, digest });
         let head = Head {
             seq: link.seq,
@@ -250,16 +188,10 @@ impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
         offset: u64,
         timestamp: Timestamp,
     ) -> Result<Option<Head>, WriteError<W::Error>> {
-        let mut json = Vec::<u8, N>::new();
-        let recovery = crate::resume::Recovery::new(torn, offset, record::message_capacity(N));
+        let recovery = Recovery::new(torn, offset, message_capacity(N));
         for part in recovery.parts() {
-            self.append_args(
-                &mut json,
-                Level::Warning,
-                format_args!("{part}"),
-                timestamp,
-                0,
-            )?;
+            let mut draft = Draft::<N>::new(Level::Warning, format_args!("{part}"));
+            self.append_draft(&mut draft, timestamp, 0)?;
         }
         Ok(self.head())
     }

@@ -80,7 +80,6 @@ fn a_full_slice_sink_is_an_error_not_a_panic() {
     assert!(ok >= 2, "{ok}");
     assert!(matches!(last_err, Some(AppendError::Sink(_))));
     assert_eq!(head.and_then(|h| h.seq), Some(ok - 1));
-    drop(chain);
     let written = 700 - slice.len();
     // Every complete record written before the sink filled verifies; the part
     // of the record that did not fit is a torn tail.

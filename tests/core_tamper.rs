@@ -419,7 +419,10 @@ fn deeply_nested_json_is_refused_without_recursion() {
                     _,
                     Failure {
                         record: 0,
-                        kind: FailureKind::Record(RecordFault::MalformedBlock),
+                        kind: FailureKind::Record(RecordFault::MalformedBlock(JsonFault {
+                            kind: JsonFaultKind::TooDeep,
+                            ..
+                        })),
                         ..
                     }
                 )

@@ -751,7 +751,6 @@ fn log_of(records: u32, clock: &TestClock) -> Flash {
     for i in 0..records {
         append(&chain, i).unwrap();
     }
-    drop(chain);
     flash
 }
 
@@ -772,7 +771,6 @@ fn clean_reboots_continue_the_chain_and_write_nothing_extra() {
         assert_eq!(chain.head().and_then(|h| h.seq), Some(2 + 2 * boot_round));
         append(&chain, 100).unwrap();
         append(&chain, 101).unwrap();
-        drop(chain);
         assert!(flash.data_end() > before);
     }
     let report = verify(&flash);
@@ -799,7 +797,6 @@ fn power_loss_at_every_byte_of_a_record() {
         let clock = TestClock::at(RESUME_TICKS);
         let chain = session(&mut full, &clock).unwrap();
         append(&chain, before).unwrap();
-        drop(chain);
         let record = &full.mem[base_end..full.data_end()];
 
         for cut in 0..=record.len() {
@@ -809,7 +806,6 @@ fn power_loss_at_every_byte_of_a_record() {
                 flash.cut_after(cut, cut_mask);
                 let chain = session(&mut flash, &clock).unwrap();
                 let result = append(&chain, before);
-                drop(chain);
                 assert_eq!(result.is_ok(), cut >= record.len(), "cut at {cut}");
 
                 // What the power loss left: the record's first `cut` bytes,
@@ -831,7 +827,6 @@ fn power_loss_at_every_byte_of_a_record() {
                 let chain = session(&mut flash, &clock).unwrap();
                 append(&chain, 1000).unwrap();
                 append(&chain, 1001).unwrap();
-                drop(chain);
 
                 let report = verify(&flash);
                 let log = flash.log();
@@ -877,7 +872,6 @@ fn power_loss_at_every_step_of_the_repair() {
     torn.cut_after(SECTOR + 40 - base_end, ERASED);
     let chain = session(&mut torn, &clock).unwrap();
     assert!(append(&chain, 2).is_err());
-    drop(chain);
     let mut torn_bytes = Buf::<VERIFY_BUF>::new();
     torn_bytes.push(&torn.mem[base_end..torn.data_end()]);
     assert!(torn.data_end() > SECTOR);
@@ -910,7 +904,6 @@ fn power_loss_at_every_step_of_the_repair() {
         flash.power_on();
         let chain = session(&mut flash, &clock).unwrap();
         append(&chain, 1000).unwrap();
-        drop(chain);
 
         let report = verify(&flash);
         let log = flash.log();
@@ -974,7 +967,6 @@ fn many_reboots_with_random_power_losses() {
         flash.power_on();
         let chain = session(&mut flash, &clock).unwrap();
         let last = append(&chain, 9999).unwrap();
-        drop(chain);
 
         let report = verify(&flash);
         assert_eq!(report.head.map(|h| h.hash), Some(last.hash), "seed {seed}");

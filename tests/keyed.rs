@@ -259,7 +259,10 @@ fn a_keyed_writer_resumes_with_its_key_state() {
     bad[at] ^= 1;
     assert!(matches!(
         resume_keyed(&bad, true, &mut key.clone()),
-        Err(ResumeError::LastRecord { .. })
+        Err(ResumeError::Keyed {
+            fault: KeyedFault::NotLastSealed,
+            ..
+        })
     ));
     // A fresh key on an empty log starts the chain.
     let mut fresh = SealKey::new(Key::from_bytes(K0));
@@ -308,12 +311,30 @@ fn a_key_state_behind_the_log_catches_up_by_checking_the_records() {
         .bytes(),
     );
     assert!(resume_keyed(&forged, true, &mut SealKey::new(Key::from_bytes(K0))).is_err());
-    // The wrong initial key cannot catch up.
+    // The wrong initial key cannot catch up: it is named as another log's.
     assert!(matches!(
         resume_keyed(&log, true, &mut SealKey::new(Key::from_bytes([1; 32]))),
-        Err(ResumeError::LastRecord {
-            fault: RecordFault::HashMismatch,
-            ..
+        Err(ResumeError::Keyed {
+            fault: KeyedFault::WrongKey,
+            offset: 0
+        })
+    ));
+    // A seal key given for a plain log says so.
+    let mut plain = [0u8; 2048];
+    let mut sink = &mut plain[..];
+    let mut writer = Writer::new(&mut sink);
+    for m in ["a", "b"] {
+        let mut draft = Draft::<512>::new(Level::Info, format_args!("{m}"));
+        writer
+            .append_draft(&mut draft, Timestamp::default(), 0)
+            .unwrap();
+    }
+    let used = 2048 - sink.len();
+    assert!(matches!(
+        resume_keyed(&plain[..used], true, &mut SealKey::new(Key::from_bytes(K0))),
+        Err(ResumeError::Keyed {
+            fault: KeyedFault::NotKeyed,
+            offset: 0
         })
     ));
 }

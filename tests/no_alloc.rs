@@ -71,7 +71,6 @@ fn main() {
             let _ = chain.try_append(Level::Error, format_args!("busy"));
         });
         chain.append(Level::Info, format_args!("after")).unwrap();
-        drop(chain);
         log_len = (1 << 20) - sink.len();
     });
     check("1000 appends through a Chain", n);

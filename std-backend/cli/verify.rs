@@ -250,7 +250,9 @@ fn kind_name(kind: &FailureKind) -> &'static str {
     match kind {
         FailureKind::Record(RecordFault::MalformedDisplayLine) => "malformed_display_line",
         FailureKind::Record(RecordFault::MissingBlockData) => "missing_block_data",
-        FailureKind::Record(RecordFault::MalformedBlock) => "malformed_block",
+        FailureKind::Record(RecordFault::MalformedBlock(_) | RecordFault::MalformedPrevHash) => {
+            "malformed_block"
+        }
         FailureKind::Record(RecordFault::HashMismatch) => "hash_mismatch",
         FailureKind::Record(RecordFault::PrevHashDisagrees) => "prev_hash_disagrees",
         FailureKind::Record(RecordFault::DisplayMismatch) => "display_mismatch",

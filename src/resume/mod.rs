@@ -4,14 +4,17 @@
 //! record, checks it on its own, and returns the head to continue from. Bytes
 //! after that record (a record cut off by a crash) are the torn tail: they are
 //! never dropped silently, but written back inside the message of new records
-//! ([`Recovery`], [`Writer::append_recovered`](crate::Writer::append_recovered)).
+//! ([`Writer::append_recovered`](crate::Writer::append_recovered)).
+
+mod tail;
 
 use core::fmt;
 
 use crate::hash::Hash;
-use crate::record::{self, RecordFault, BLOCK_PREFIX};
+use crate::head::Head;
+use crate::record::{Record, RecordFault, BLOCK_PREFIX};
 use crate::seal::{Seal, SealKey, Sealed};
-use crate::writer::Head;
+use tail::last_record;
 
 /// Where a chain continues, found in the tail of a log.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -44,6 +47,15 @@ pub enum ResumeError {
         /// The start of the offending bytes in the tail slice.
         offset: usize,
     },
+    /// A keyed log does not go on from the seal key's state: the key is
+    /// another log's, the log is not keyed, or a record was changed.
+    /// `offset` is where the record starts in the tail.
+    Keyed {
+        /// What is wrong.
+        fault: KeyedFault,
+        /// The record's first byte, as an index into the tail slice.
+        offset: usize,
+    },
     /// A keyed log's last record is not the one just before the seal key's
     /// record: the key state and the log are out of step.
     KeyOutOfStep {
@@ -61,6 +73,7 @@ impl fmt::Display for ResumeError {
             ResumeError::LastRecord { fault, .. } => {
                 write!(f, "the last record fails its own check: {fault}")
             }
+            ResumeError::Keyed { fault, .. } => fault.fmt(f),
             ResumeError::MalformedTail { .. } => {
                 f.write_str("the log ends in something that is not a record")
             }
@@ -80,6 +93,62 @@ impl fmt::Display for ResumeError {
 
 impl core::error::Error for ResumeError {}
 
+/// What is wrong with a keyed log, found while continuing it with a seal key.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum KeyedFault {
+    /// The log is not keyed: its first record is no keyed chain start (a
+    /// seal key was given for a plain log).
+    NotKeyed,
+    /// The seal key does not verify the log's chain start: it is another
+    /// log's key (or the chain start was changed).
+    WrongKey,
+    /// A record's tag does not verify under the key for its `seq`: the
+    /// record was changed, or the key state is another log's.
+    TagMismatch,
+    /// The log's last record is not the one the key state remembers sealing
+    /// (its tag or digest differs): the key state is another log's, or the
+    /// record was replaced.
+    NotLastSealed,
+    /// A record of a keyed log has no `seq`.
+    SeqMissing,
+    /// A record's `seq` is not the next one.
+    SeqOutOfOrder {
+        /// The `seq` that should stand there.
+        expected: u64,
+        /// The `seq` found.
+        found: u64,
+    },
+    /// A record's `prev_hash` is not the tag of the record before it.
+    PrevMismatch,
+}
+
+impl fmt::Display for KeyedFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyedFault::NotKeyed => {
+                f.write_str("a seal key was given, but the log is not keyed (its first record is no keyed chain start)")
+            }
+            KeyedFault::WrongKey => f.write_str(
+                "the seal key does not verify the log's chain start: it belongs to another log",
+            ),
+            KeyedFault::TagMismatch => f.write_str(
+                "a record's tag does not verify under its key: the record was changed, or the key state belongs to another log",
+            ),
+            KeyedFault::NotLastSealed => f.write_str(
+                "the log's last record is not the one the seal key last sealed: the key state belongs to another log, or the record was replaced",
+            ),
+            KeyedFault::SeqMissing => f.write_str("a record of a keyed log has no seq"),
+            KeyedFault::SeqOutOfOrder { expected, found } => {
+                write!(f, "seq out of order in a keyed log: expected {expected}, found {found}")
+            }
+            KeyedFault::PrevMismatch => f.write_str(
+                "a record's prev_hash is not the tag of the record before it",
+            ),
+        }
+    }
+}
+
 /// Finds where to continue a chain from the last bytes of a log.
 ///
 /// `tail` is the end of the log: at least one whole record plus the LF before
@@ -88,14 +157,14 @@ impl core::error::Error for ResumeError {}
 /// tail, `tail[end..]`, which may hold one complete display line and part of
 /// the next line, or part of a display line, but nothing more.
 pub fn resume(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
-    resume_expecting(tail, whole_log, |parsed| parsed.digest)
+    resume_expecting(tail, whole_log, |parsed| parsed.digest())
 }
 
 /// The last record checked against the hash `expected` says it must state.
 fn resume_expecting(
     tail: &[u8],
     whole_log: bool,
-    expected: impl FnOnce(&record::Parsed<'_>) -> Hash,
+    expected: impl FnOnce(&Record<'_>) -> Hash,
 ) -> Result<Resumed, ResumeError> {
     let Some((display, block)) = last_record(tail, whole_log)? else {
         return Ok(Resumed { head: None, end: 0 });
@@ -104,8 +173,8 @@ fn resume_expecting(
         fault,
         offset: display.start,
     };
-    let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
-    parsed.check(&expected(&parsed)).map_err(bad)?;
+    let parsed = Record::parse(display.bytes, block.bytes).map_err(bad)?;
+    parsed.check_stated(&expected(&parsed)).map_err(bad)?;
     Ok(after(&parsed, block.end))
 }
 
@@ -137,28 +206,32 @@ pub fn resume_keyed(
         fault,
         offset: display.start,
     };
-    let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
-    let next = parsed.seq.and_then(|s| s.checked_add(1));
+    let keyed = |fault| ResumeError::Keyed {
+        fault,
+        offset: display.start,
+    };
+    let parsed = Record::parse(display.bytes, block.bytes).map_err(bad)?;
+    let next = parsed.seq().and_then(|s| s.checked_add(1));
     match next {
         Some(next) if next == key.seq() => {
             match key.last() {
-                Some(Sealed { tag, digest }) if tag == parsed.stated && digest == parsed.digest => {
-                }
-                _ => return Err(bad(RecordFault::HashMismatch)),
+                Some(Sealed { tag, digest })
+                    if tag == parsed.hash() && digest == parsed.digest() => {}
+                _ => return Err(keyed(KeyedFault::NotLastSealed)),
             }
-            parsed.check(&parsed.stated).map_err(bad)?;
+            parsed.check_stated(&parsed.hash()).map_err(bad)?;
         }
         Some(next) if next > key.seq() => {
             catch_up(tail, whole_log, block.end, key)?;
             // Every record after the key's was checked, the last one included.
             if key.seq() != next {
-                return Err(bad(RecordFault::HashMismatch));
+                return Err(keyed(KeyedFault::NotLastSealed));
             }
         }
         _ => {
             return Err(ResumeError::KeyOutOfStep {
                 key_seq: key.seq(),
-                log_seq: parsed.seq,
+                log_seq: parsed.seq(),
             })
         }
     }
@@ -171,7 +244,7 @@ pub fn resume_keyed(
 /// JSON and its display are still checked.
 pub fn peek_head(tail: &[u8], whole_log: bool) -> Result<Resumed, ResumeError> {
     // Expecting what it states: only shape, JSON and display count.
-    resume_expecting(tail, whole_log, |parsed| parsed.stated)
+    resume_expecting(tail, whole_log, |parsed| parsed.hash())
 }
 
 /// Walks the complete records of `tail[..end]` forward and checks, with
@@ -211,14 +284,18 @@ fn catch_up(
         let offset = at;
         at += line1.len() + line2.len() + 2;
         let bad = |fault| ResumeError::LastRecord { fault, offset };
-        let parsed = record::parse(line1, line2).map_err(bad)?;
-        let Some(seq) = parsed.seq else {
-            return Err(bad(RecordFault::MalformedBlock));
+        let keyed = |fault| ResumeError::Keyed { fault, offset };
+        let parsed = Record::parse(line1, line2).map_err(bad)?;
+        let Some(seq) = parsed.seq() else {
+            return Err(keyed(KeyedFault::SeqMissing));
         };
         if seq < key.seq() {
             if caught_up_from.is_some() {
                 // After the key's records, seq only grows: this one is out of place.
-                return Err(bad(RecordFault::HashMismatch));
+                return Err(keyed(KeyedFault::SeqOutOfOrder {
+                    expected: key.seq(),
+                    found: seq,
+                }));
             }
             continue;
         }
@@ -234,237 +311,37 @@ fn catch_up(
             });
         }
         let expected_prev = key.last().map_or(Hash::GENESIS, |l| l.tag);
-        if parsed.prev != expected_prev {
-            return Err(bad(RecordFault::HashMismatch));
+        if parsed.prev_hash() != expected_prev {
+            return Err(keyed(KeyedFault::PrevMismatch));
         }
+        if seq == 0 && !parsed.is_chain_start() {
+            return Err(keyed(KeyedFault::NotKeyed));
+        }
+        // Cannot fail: seq is the key's own.
         let tag = key
-            .tag(Some(seq), &parsed.digest)
-            .map_err(|_| bad(RecordFault::HashMismatch))?;
-        parsed.check(&tag).map_err(bad)?;
+            .tag(Some(seq), &parsed.digest())
+            .map_err(|_| keyed(KeyedFault::TagMismatch))?;
+        match parsed.check_stated(&tag) {
+            Err(RecordFault::HashMismatch) if seq == 0 => return Err(keyed(KeyedFault::WrongKey)),
+            Err(RecordFault::HashMismatch) => return Err(keyed(KeyedFault::TagMismatch)),
+            other => other.map_err(bad)?,
+        }
         key.advance(Sealed {
             tag,
-            digest: parsed.digest,
+            digest: parsed.digest(),
         });
         caught_up_from.get_or_insert(seq);
     }
     Ok(())
 }
 
-/// The last complete record's two lines, `None` for a log with none, after
-/// checking that what follows it can be a torn record.
-fn last_record(tail: &[u8], whole_log: bool) -> Result<Option<(Line<'_>, Line<'_>)>, ResumeError> {
-    // Running out of lines means the start of the log, or a tail too short.
-    let start_of_log = || {
-        if whole_log {
-            Ok(None)
-        } else {
-            Err(ResumeError::NeedMoreTail)
-        }
-    };
-    let mut lines = LinesBack::new(tail, whole_log);
-    // The last LF-terminated line, skipping an unterminated remainder.
-    let Some(mut last) = lines.next() else {
-        return start_of_log();
-    };
-    if !last.bytes.starts_with(BLOCK_PREFIX) {
-        // A complete display line whose block line never came: torn, if it
-        // has the shape of a display line.
-        if record::split_display_line(last.bytes).is_none() {
-            return Err(ResumeError::MalformedTail { offset: last.start });
-        }
-        match lines.next() {
-            Some(line) if line.bytes.starts_with(BLOCK_PREFIX) => last = line,
-            Some(line) => return Err(ResumeError::MalformedTail { offset: line.start }),
-            None => return start_of_log(),
-        }
-    }
-    let block = last;
-    match lines.next() {
-        Some(display) => Ok(Some((display, block))),
-        None if whole_log => Err(ResumeError::MalformedTail {
-            offset: block.start,
-        }),
-        None => Err(ResumeError::NeedMoreTail),
-    }
-}
-
 /// Where to continue after the last record, `parsed`, ending at `end`.
-fn after(parsed: &record::Parsed<'_>, end: usize) -> Resumed {
+fn after(parsed: &Record<'_>, end: usize) -> Resumed {
     Resumed {
         head: Some(Head {
-            seq: parsed.seq,
-            hash: parsed.stated,
+            seq: parsed.seq(),
+            hash: parsed.hash(),
         }),
         end,
-    }
-}
-
-/// One LF-terminated line found walking backwards.
-#[derive(Clone, Copy)]
-struct Line<'a> {
-    bytes: &'a [u8],
-    /// Index of its first byte.
-    start: usize,
-    /// Index one past its LF.
-    end: usize,
-}
-
-/// Walks the LF-terminated lines of a slice from the end. The slice's first
-/// line, with no LF before it, is whole only if the slice is the whole log;
-/// otherwise it may be the end of a longer line, and is not returned.
-struct LinesBack<'a> {
-    tail: &'a [u8],
-    /// One past the LF of the next line to return.
-    end: Option<usize>,
-    whole_log: bool,
-}
-
-impl<'a> LinesBack<'a> {
-    fn new(tail: &'a [u8], whole_log: bool) -> Self {
-        let end = tail.iter().rposition(|&b| b == b'\n').map(|p| p + 1);
-        LinesBack {
-            tail,
-            end,
-            whole_log,
-        }
-    }
-}
-
-impl<'a> Iterator for LinesBack<'a> {
-    type Item = Line<'a>;
-
-    fn next(&mut self) -> Option<Line<'a>> {
-        let end = self.end?;
-        let body = self.tail.get(..end.checked_sub(1)?)?;
-        let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        if start == 0 && !self.whole_log {
-            self.end = None;
-            return None;
-        }
-        self.end = if start == 0 { None } else { Some(start) };
-        Some(Line {
-            bytes: body.get(start..)?,
-            start,
-            end,
-        })
-    }
-}
-
-/// The messages that keep a torn tail in the log: the bytes as text when they
-/// are UTF-8 (JSON escaping keeps them exact), as hex otherwise, split into as
-/// many parts as the message room requires.
-#[derive(Clone, Copy, Debug)]
-pub struct Recovery<'a> {
-    torn: &'a [u8],
-    offset: u64,
-    room: usize,
-}
-
-/// Room a part's header takes at most:
-/// `immutable-log: recovered torn tail at byte <20>, part <20>/<20>, bytes <20>..<20> of <20>, utf8: `.
-const HEADER_MAX: usize = 200;
-
-impl<'a> Recovery<'a> {
-    /// The recovery of `torn`, found at byte `offset` of the log, for messages
-    /// of at most `message_room` escaped bytes.
-    pub fn new(torn: &'a [u8], offset: u64, message_room: usize) -> Self {
-        Recovery {
-            torn,
-            offset,
-            room: message_room.saturating_sub(HEADER_MAX).max(12),
-        }
-    }
-
-    /// The parts, in order; none when the tail is empty.
-    pub fn parts(&self) -> impl Iterator<Item = RecoveryPart<'a>> + 'a {
-        let this = *self;
-        let count = this.chunks().count();
-        this.chunks()
-            .enumerate()
-            .map(move |(index, (start, end))| RecoveryPart {
-                torn: this.torn,
-                offset: this.offset,
-                start,
-                end,
-                index: index + 1,
-                count,
-                utf8: core::str::from_utf8(this.torn).is_ok(),
-            })
-    }
-
-    /// Byte ranges of the parts: each as long as fits the room once escaped.
-    fn chunks(self) -> impl Iterator<Item = (usize, usize)> + 'a {
-        let text = core::str::from_utf8(self.torn).ok();
-        let room = self.room;
-        let len = self.torn.len();
-        let mut start = 0;
-        core::iter::from_fn(move || {
-            if start >= len {
-                return None;
-            }
-            let end = match text {
-                Some(text) => {
-                    let mut used = 0;
-                    let mut end = start;
-                    for c in text.get(start..).unwrap_or_default().chars() {
-                        let cost = escaped_len(c);
-                        if used + cost > room {
-                            break;
-                        }
-                        used += cost;
-                        end += c.len_utf8();
-                    }
-                    end.max(start + 1).min(len)
-                }
-                None => (start + room / 2).min(len),
-            };
-            let range = (start, end);
-            start = end;
-            Some(range)
-        })
-    }
-}
-
-/// Bytes a character takes in a JSON string.
-fn escaped_len(c: char) -> usize {
-    match c {
-        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
-        '\0'..='\u{1f}' | '\u{7f}' => 6,
-        _ => c.len_utf8(),
-    }
-}
-
-/// One message of a [`Recovery`]; its `Display` is the message text.
-#[derive(Clone, Copy, Debug)]
-pub struct RecoveryPart<'a> {
-    torn: &'a [u8],
-    offset: u64,
-    start: usize,
-    end: usize,
-    index: usize,
-    count: usize,
-    utf8: bool,
-}
-
-impl fmt::Display for RecoveryPart<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "immutable-log: recovered torn tail at byte {}, part {}/{}, bytes {}..{} of {}, ",
-            self.offset,
-            self.index,
-            self.count,
-            self.start,
-            self.end,
-            self.torn.len()
-        )?;
-        let bytes = self.torn.get(self.start..self.end).unwrap_or_default();
-        match core::str::from_utf8(bytes) {
-            Ok(text) if self.utf8 => write!(f, "utf8: {text}"),
-            _ => {
-                f.write_str("hex: ")?;
-                bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
-            }
-        }
     }
 }

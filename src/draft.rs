@@ -1,0 +1,334 @@
+//! Building a record: formatting its block, closing it under the chain's head,
+//! writing its two lines. (Reading one back is `record`.)
+//!
+//! ```text
+//! <prev_hash>|<display>|<hash>
+//! BLOCK_DATA:<block_json>
+//! ```
+//!
+//! `block_json` is written compact, keys in sorted order:
+//! `{"levelno":20,"message":"…","prev_hash":"…","seq":7,"timestamp":12.000500}`,
+//! followed by `"truncated":true` when the message was cut to fit the buffer
+//! and `"unlogged":N` when N records were lost before this one (interrupt-time
+//! appends that found the chain busy). Both keys sort after `timestamp`.
+//!
+//! The part up to the message's closing quote depends only on the message, so
+//! it is formatted and hashed first ([`Draft`]), possibly outside any lock; the
+//! tail that depends on the chain head is added by [`seal`].
+
+use core::fmt;
+use heapless::Vec;
+
+use crate::clock::Timestamp;
+use crate::display::DisplayRuns;
+use crate::escape::{Escaped, JsonStringWriter};
+use crate::hash::{BlockHasher, Hash};
+use crate::head::Link;
+use crate::level::Level;
+use crate::record::BLOCK_PREFIX;
+use crate::seal::KEYED_VERSION;
+use crate::sink::{write_all, SinkError};
+
+/// Bytes a block's tail can take at most: `,"prev_hash":"<64>","seq":<20>,`
+/// `"timestamp":<20>.<6>,"truncated":true,"unlogged":<20>,"version":"<keyed>"}`.
+pub(crate) const TAIL_MAX: usize =
+    14 + 64 + 1 + 7 + 20 + 13 + 27 + 17 + 12 + 20 + 12 + KEYED_VERSION.len() + 1 + 1;
+
+/// What the tail starts with; its `prev_hash` follows.
+const PREV_KEY: &[u8] = b",\"prev_hash\":\"";
+
+/// Bytes the body takes besides the message: `{"levelno":255,"message":"` and `"`.
+const BODY_OVERHEAD: usize = 11 + 3 + 12 + 1;
+
+/// The smallest record buffer a chain accepts: room for the fixed parts of a
+/// block and a message of 224 bytes (a torn-tail recovery record needs that).
+/// 512 bytes is above it.
+pub const MIN_CAPACITY: usize = TAIL_MAX + BODY_OVERHEAD + 224;
+
+/// The message room (in bytes, after JSON escaping) that a buffer of `n` bytes
+/// guarantees at every level; a longer message is cut, and the record says so.
+pub const fn message_capacity(n: usize) -> usize {
+    n.saturating_sub(TAIL_MAX + BODY_OVERHEAD)
+}
+
+/// What formatting a body produced, besides its bytes.
+#[derive(Clone, Debug)]
+struct Body {
+    /// The hash of the body bytes so far.
+    hasher: BlockHasher,
+    /// Where the JSON-escaped message stands in the body.
+    message: (usize, usize),
+    /// The message was cut to fit.
+    truncated: bool,
+    /// The message holds escapes, so its display differs from it.
+    escaped: bool,
+    /// The body's length: everything up to and including the message's closing quote.
+    len: usize,
+}
+
+/// Formats `{"levelno":L,"message":"<escaped message>"` into `json`, replacing
+/// what it held. The message is formatted once, straight into the buffer.
+fn format_body<const N: usize>(
+    json: &mut Vec<u8, N>,
+    level: Level,
+    message: fmt::Arguments<'_>,
+) -> Body {
+    const { assert!(N >= MIN_CAPACITY, "record buffer below MIN_CAPACITY") };
+    const { assert!(MIN_CAPACITY <= 512, "512-byte buffers must stay valid") };
+    json.clear();
+    // Cannot fail: N >= MIN_CAPACITY leaves room for the fixed parts.
+    let _ = json.extend_from_slice(b"{\"levelno\":");
+    push_decimal(json, u64::from(level.levelno()));
+    let _ = json.extend_from_slice(b",\"message\":\"");
+    let start = json.len();
+    let limit = N - TAIL_MAX - 1;
+    let mut writer = JsonStringWriter::new(json, limit);
+    let formatted = fmt::write(&mut writer, message);
+    let Escaped { truncated, escaped } = writer.finish();
+    // A `Display` that failed on its own also left the message incomplete:
+    // the record says it was cut.
+    let truncated = truncated || formatted.is_err();
+    let end = json.len();
+    let _ = json.push(b'"');
+    let mut hasher = BlockHasher::new();
+    hasher.update(json);
+    Body {
+        hasher,
+        message: (start, end),
+        truncated,
+        escaped,
+        len: json.len(),
+    }
+}
+
+/// The part of a block that depends on the chain: written under the lock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tail {
+    pub(crate) link: Link,
+    pub(crate) timestamp: Timestamp,
+    /// Records lost just before this one.
+    pub(crate) unlogged: u64,
+    /// This is a keyed chain's chain-start record.
+    pub(crate) chain_start: bool,
+}
+
+/// Adds the tail to a formatted body and returns the block's digest.
+///
+/// The body's own hash state is reused, so only the tail is hashed here.
+fn close_block<const N: usize>(json: &mut Vec<u8, N>, body: &Body, tail: &Tail) -> Hash {
+    json.truncate(body.len);
+    // Cannot fail: format_body left TAIL_MAX bytes free. Written by hand, not
+    // with `write!`: this runs under the lock, and core::fmt's machinery cost
+    // more than the rest of the tail together.
+    let _ = json.extend_from_slice(PREV_KEY);
+    let _ = json.extend_from_slice(&tail.link.prev.to_hex());
+    let _ = json.push(b'"');
+    if let Some(seq) = tail.link.seq {
+        let _ = json.extend_from_slice(b",\"seq\":");
+        push_decimal(json, seq);
+    }
+    let _ = json.extend_from_slice(b",\"timestamp\":");
+    push_timestamp(json, tail.timestamp);
+    if body.truncated {
+        let _ = json.extend_from_slice(b",\"truncated\":true");
+    }
+    if tail.unlogged > 0 {
+        let _ = json.extend_from_slice(b",\"unlogged\":");
+        push_decimal(json, tail.unlogged);
+    }
+    if tail.chain_start {
+        let _ = json.extend_from_slice(b",\"version\":\"");
+        let _ = json.extend_from_slice(KEYED_VERSION.as_bytes());
+        let _ = json.push(b'"');
+    }
+    let _ = json.push(b'}');
+    let mut hasher = body.hasher.clone();
+    hasher.update(json.get(body.len..).unwrap_or_default());
+    hasher.finish()
+}
+
+/// Writes one closed record, both lines, to the sink; `hash` is what it states.
+fn write_record<W: embedded_io::Write>(
+    sink: &mut W,
+    json: &[u8],
+    body: &Body,
+    prev: &Hash,
+    hash: &Hash,
+) -> Result<(), SinkError<W::Error>> {
+    // Five writes: `<prev>|`, the display, `|<hash>\nBLOCK_DATA:`, the
+    // block, `\n`.
+    let mut first = [b'|'; 65];
+    // The block already holds `prev` in hex (close_block wrote it): copy it.
+    match json.get(body.len..).and_then(|t| t.strip_prefix(PREV_KEY)) {
+        Some(tail) if tail.len() >= 64 => first[..64].copy_from_slice(&tail[..64]),
+        _ => first[..64].copy_from_slice(&prev.to_hex()),
+    }
+    debug_assert_eq!(first[..64], prev.to_hex());
+    write_all(sink, &first)?;
+    let message = json.get(body.message.0..body.message.1).unwrap_or_default();
+    if body.escaped {
+        for run in DisplayRuns::new(message) {
+            write_all(sink, run)?;
+        }
+    } else {
+        write_all(sink, message)?;
+    }
+    let mut middle = [b'|'; 1 + 64 + 1 + BLOCK_PREFIX.len()];
+    middle[1..65].copy_from_slice(&hash.to_hex());
+    middle[65] = b'\n';
+    middle[66..].copy_from_slice(BLOCK_PREFIX);
+    write_all(sink, &middle)?;
+    write_all(sink, json)?;
+    write_all(sink, b"\n")
+}
+
+/// Appends the decimal digits of `n` (the room is the caller's concern).
+fn push_decimal<const N: usize>(out: &mut Vec<u8, N>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut used = 0;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        used += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    let _ = out.extend_from_slice(digits.get(digits.len() - used..).unwrap_or_default());
+}
+
+/// Appends a timestamp as [`Timestamp`]'s `Display` writes it: `secs.micros`,
+/// six fraction digits.
+fn push_timestamp<const N: usize>(out: &mut Vec<u8, N>, timestamp: Timestamp) {
+    push_decimal(out, timestamp.secs());
+    // `micros` is below one million, so six digits hold it.
+    let mut fraction = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
+    let mut micros = timestamp.micros();
+    for slot in fraction.iter_mut().skip(1).rev() {
+        *slot = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    let _ = out.extend_from_slice(&fraction);
+}
+
+/// A record in the making: its message formatted and JSON-escaped into the
+/// draft's own buffer of `N` bytes, and that part already hashed. Every record
+/// is a draft first: formatted once (outside any lock), then closed under the
+/// chain's head, hashed (only the tail: the body was hashed already) and
+/// written once.
+///
+/// [`Chain::append`](crate::Chain::append) makes one on the caller's stack;
+/// code that formats ahead of time (a host thread, firmware before an
+/// interrupt-free section) hands its own to
+/// [`Chain::append_draft`](crate::Chain::append_draft) or
+/// [`Writer::append_draft`](crate::Writer::append_draft), so the critical
+/// section does not grow with the message.
+///
+/// ```
+/// use immutable_log::{Draft, Level, Writer};
+/// let mut draft = Draft::<512>::new(Level::Info, format_args!("pump {} on", 2));
+/// assert_eq!(draft.escaped_message(), b"pump 2 on");
+/// let mut log = [0u8; 1024];
+/// let mut writer = Writer::new(&mut log[..]);
+/// let head = writer.append_draft(&mut draft, Default::default(), 0).unwrap();
+/// assert_eq!(head.seq, Some(0));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Draft<const N: usize> {
+    json: Vec<u8, N>,
+    body: Body,
+}
+
+impl<const N: usize> Draft<N> {
+    /// Formats a message at a level.
+    pub fn new(level: Level, message: fmt::Arguments<'_>) -> Self {
+        let mut json = Vec::new();
+        let body = format_body(&mut json, level, message);
+        Draft { json, body }
+    }
+
+    /// Formats another message into this draft, reusing its buffer.
+    pub fn reformat(&mut self, level: Level, message: fmt::Arguments<'_>) {
+        self.body = format_body(&mut self.json, level, message);
+    }
+
+    /// True if the message was cut at a character boundary to fit `N` bytes;
+    /// the record will say so (`"truncated":true`).
+    pub fn truncated(&self) -> bool {
+        self.body.truncated
+    }
+
+    /// The message as it will stand in `block_json`: JSON-escaped.
+    pub fn escaped_message(&self) -> &[u8] {
+        self.json
+            .get(self.body.message.0..self.body.message.1)
+            .unwrap_or_default()
+    }
+
+    /// Adds the tail (the part that depends on the chain's head) and returns
+    /// the block's digest. Only the tail is hashed here: the body was hashed
+    /// when it was formatted. A draft can be closed again, under another tail.
+    pub(crate) fn close(&mut self, tail: &Tail) -> Hash {
+        close_block(&mut self.json, &self.body, tail)
+    }
+
+    /// Writes the closed record, both lines, to `sink`: `prev` and `hash` are
+    /// what its display line states.
+    pub(crate) fn write_to<W: embedded_io::Write>(
+        &self,
+        sink: &mut W,
+        prev: &Hash,
+        hash: &Hash,
+    ) -> Result<(), SinkError<W::Error>> {
+        write_record(sink, &self.json, &self.body, prev, hash)
+    }
+
+    /// The block as closed last: `block_json`.
+    #[cfg(test)]
+    pub(crate) fn block_json(&self) -> &[u8] {
+        &self.json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+
+    #[test]
+    fn the_tail_is_written_as_before() {
+        let mut json = Vec::<u8, 512>::new();
+        let body = format_body(&mut json, Level::Info, format_args!("hi"));
+        let tail = Tail {
+            link: Link {
+                prev: Hash::GENESIS,
+                seq: Some(1234),
+            },
+            timestamp: Timestamp::new(5, 7),
+            unlogged: 42,
+            chain_start: true,
+        };
+        close_block(&mut json, &body, &tail);
+        let expected = std::format!(
+            "{{\"levelno\":20,\"message\":\"hi\",\"prev_hash\":\"{}\",\"seq\":1234,\
+             \"timestamp\":5.000007,\"unlogged\":42,\"version\":\"{KEYED_VERSION}\"}}",
+            "0".repeat(64)
+        );
+        assert_eq!(core::str::from_utf8(&json).unwrap(), expected);
+        let mut digits = Vec::<u8, 64>::new();
+        for n in [0, 9, 10, 99, 100, u64::MAX] {
+            digits.clear();
+            push_decimal(&mut digits, n);
+            assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{n}"));
+        }
+        for t in [
+            Timestamp::new(0, 0),
+            Timestamp::new(u64::MAX, 999_999),
+            Timestamp::new(1, 10),
+        ] {
+            digits.clear();
+            push_timestamp(&mut digits, t);
+            assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{t}"));
+        }
+    }
+}

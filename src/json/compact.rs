@@ -1,0 +1,286 @@
+//! A fast reader for blocks in the exact shape this crate writes: compact,
+//! keys in order, integers without leading zeros. Anything else (the seed's
+//! spacing, other key orders, unknown keys, `null`) is `None`, and the strict
+//! validator and serde-json-core read it instead.
+//!
+//! Kept beside serde-json-core for a measured reason: it reads the writer's
+//! own blocks several times faster, and verifying is bound by reading them.
+//! What it accepts is valid JSON that the general path reads to the same
+//! values (a test holds it to that).
+
+use super::validate::{number, string};
+use super::Block;
+
+/// Reads a block in this crate's own shape, or `None`.
+pub(super) fn read(json: &[u8]) -> Option<Block<'_>> {
+    let mut c = Compact { json, at: 0 };
+    c.eat(b"{\"levelno\":")?;
+    let levelno = i64::try_from(c.uint()?).ok()?;
+    c.eat(b",\"message\":")?;
+    let message = c.string()?;
+    c.eat(b",\"prev_hash\":")?;
+    let prev_hash = c.string()?;
+    let seq = match c.eat(b",\"seq\":") {
+        Some(()) => Some(c.uint()?),
+        None => None,
+    };
+    c.eat(b",\"timestamp\":")?;
+    let timestamp = c.number()?;
+    let truncated = match c.eat(b",\"truncated\":") {
+        Some(()) => match c.eat(b"true") {
+            Some(()) => true,
+            None => c.eat(b"false").map(|()| false)?,
+        },
+        None => false,
+    };
+    let unlogged = match c.eat(b",\"unlogged\":") {
+        Some(()) => c.uint()?,
+        None => 0,
+    };
+    let version = match c.eat(b",\"version\":") {
+        Some(()) => Some(c.string()?),
+        None => None,
+    };
+    c.eat(b"}")?;
+    if c.at != json.len() {
+        return None;
+    }
+    Some(Block {
+        levelno,
+        message: serde_json_core::str::EscapedStr(message),
+        prev_hash,
+        seq,
+        timestamp,
+        _timestamp: serde::de::IgnoredAny,
+        truncated,
+        unlogged,
+        version,
+    })
+}
+
+/// The block, and how far [`read`] has got.
+struct Compact<'a> {
+    json: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Compact<'a> {
+    fn rest(&self) -> &'a [u8] {
+        self.json.get(self.at..).unwrap_or_default()
+    }
+
+    fn eat(&mut self, literal: &[u8]) -> Option<()> {
+        self.rest()
+            .starts_with(literal)
+            .then(|| self.at += literal.len())
+    }
+
+    /// A `u64`: `0`, or digits without a leading zero.
+    fn uint(&mut self) -> Option<u64> {
+        let rest = self.rest();
+        let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = rest.get(..len)?;
+        if let [] | [b'0', _, ..] = digits {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for d in digits {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        self.at += len;
+        Some(n)
+    }
+
+    /// A string, quotes included: its raw body (escapes undecoded, but
+    /// valid), or `None` if it breaks JSON's rules.
+    fn string(&mut self) -> Option<&'a str> {
+        if self.rest().first() != Some(&b'"') {
+            return None;
+        }
+        let (end, _) = string(self.json, self.at).ok()?;
+        let body = self.json.get(self.at + 1..end - 1)?;
+        self.at = end;
+        core::str::from_utf8(body).ok()
+    }
+
+    /// A JSON number, finite as a double, followed by `,` or `}`: its text.
+    fn number(&mut self) -> Option<&'a str> {
+        let (end, _) = number(self.json, self.at).ok()?;
+        if !matches!(self.json.get(end), Some(b',' | b'}')) {
+            return None;
+        }
+        let text = core::str::from_utf8(self.json.get(self.at..end)?).ok()?;
+        self.at = end;
+        Some(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::validate::validate;
+    use super::*;
+    use crate::clock::Timestamp;
+    use crate::draft::{Draft, Tail};
+    use crate::hash::{BlockHasher, Hash};
+    use crate::head::Link;
+    use crate::level::Level;
+    extern crate std;
+    use std::vec::Vec as StdVec;
+
+    type Fields<'a> = (
+        i64,
+        &'a str,
+        &'a str,
+        Option<u64>,
+        bool,
+        u64,
+        Option<&'a str>,
+        &'a str,
+    );
+
+    fn fields<'a>(b: &Block<'a>) -> Fields<'a> {
+        (
+            b.levelno,
+            b.message.0,
+            b.prev_hash,
+            b.seq,
+            b.truncated,
+            b.unlogged,
+            b.version,
+            b.timestamp,
+        )
+    }
+
+    /// The fast reader never disagrees with the general path: whatever it
+    /// accepts, the validator accepts and serde-json-core reads to the same
+    /// values.
+    fn agrees(json: &[u8]) -> bool {
+        let Some(fast) = read(json) else {
+            return false;
+        };
+        let checked = validate(json)
+            .unwrap_or_else(|e| panic!("fast accepted, the validator refused ({e:?}): {json:?}"));
+        let mut slow = serde_json_core::from_slice::<Block<'_>>(json)
+            .unwrap_or_else(|e| panic!("fast accepted, serde refused ({e:?}): {json:?}"))
+            .0;
+        slow.timestamp =
+            core::str::from_utf8(&json[checked.timestamp.0..checked.timestamp.1]).unwrap();
+        assert_eq!(
+            fields(&fast),
+            fields(&slow),
+            "{:?}",
+            std::string::String::from_utf8_lossy(json)
+        );
+        true
+    }
+
+    fn blocks() -> StdVec<StdVec<u8>> {
+        let mut out = StdVec::new();
+        let messages = [
+            "",
+            "plain",
+            "a \"quoted\" \\ back\\slash\\",
+            "tab\there\nnew line \u{1b}\u{7f}",
+            "é ü 😀 | pipes |",
+            "ends with backslash \\",
+        ];
+        for (i, m) in messages.iter().enumerate() {
+            for (seq, unlogged, start) in [
+                (Some(i as u64), 0, false),
+                (None, 3, false),
+                (Some(0), 0, true),
+            ] {
+                let mut draft = Draft::<512>::new(Level::Warning, format_args!("{m}"));
+                let tail = Tail {
+                    link: Link {
+                        prev: BlockHasher::hash(m.as_bytes()),
+                        seq,
+                    },
+                    timestamp: Timestamp::new(1_764_146_337, 541_715),
+                    unlogged,
+                    chain_start: start,
+                };
+                draft.close(&tail);
+                out.push(draft.block_json().to_vec());
+            }
+        }
+        let mut cut = Draft::<512>::new(Level::Error, format_args!("{}", "x".repeat(600)));
+        assert!(cut.truncated());
+        cut.close(&Tail {
+            link: Link {
+                prev: Hash::GENESIS,
+                seq: Some(u64::MAX),
+            },
+            timestamp: Timestamp::default(),
+            unlogged: u64::MAX,
+            chain_start: false,
+        });
+        out.push(cut.block_json().to_vec());
+        // Hand-written ones: the seed's spacing, other orders, odd numbers.
+        let prev = "0".repeat(64);
+        for text in [
+            std::format!(
+                r#"{{"levelno": 20, "message": "m", "prev_hash": "{prev}", "timestamp": 1.5}}"#
+            ),
+            std::format!(
+                r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","seq":null,"timestamp":1}}"#
+            ),
+            std::format!(r#"{{"levelno":-20,"message":"m","prev_hash":"{prev}","timestamp":1e5}}"#),
+            std::format!(r#"{{"levelno":020,"message":"m","prev_hash":"{prev}","timestamp":1}}"#),
+            std::format!(
+                r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","timestamp":1,"truncated":false}}"#
+            ),
+            std::format!(
+                r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","timestamp":1,"extra":1}}"#
+            ),
+            std::format!(r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","timestamp":1}} "#),
+            std::format!(
+                r#"{{"levelno":20,"message":"a\\\"b\\\\","prev_hash":"{prev}","timestamp":-0.5e+3}}"#
+            ),
+            std::format!(
+                r#"{{"levelno":20,"message":"m","prev_hash":"{prev}","seq":18446744073709551615,"timestamp":1}}"#
+            ),
+            std::string::String::from(
+                r#"{"levelno":999999999999999999,"message":"m","prev_hash":"x","timestamp":1}"#,
+            ),
+        ] {
+            out.push(text.into_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn the_compact_reader_agrees_with_serde_json_core() {
+        let mut accepted = 0;
+        for json in blocks() {
+            if agrees(&json) {
+                accepted += 1;
+            }
+            // Every single-byte change, deletion and duplication.
+            for i in 0..json.len() {
+                for b in [
+                    b'"', b'\\', b'0', b'9', b'}', b',', b':', b' ', b'a', b'-', b'.', b'e', 0x01,
+                    0xc3, 0xff,
+                ] {
+                    let mut changed = json.clone();
+                    changed[i] = b;
+                    agrees(&changed);
+                }
+                let mut shorter = json.clone();
+                shorter.remove(i);
+                agrees(&shorter);
+                let mut longer = json.clone();
+                longer.insert(i, json[i]);
+                agrees(&longer);
+                agrees(&json[..i]);
+            }
+        }
+        // Everything this crate writes takes the fast path (20 records), and
+        // so do the three hand-written ones in its shape.
+        assert_eq!(
+            accepted,
+            19 + 4,
+            "the writer's own blocks must take the fast path"
+        );
+    }
+}
