@@ -15,9 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECS=${FUZZ_SECS:-25}
+SECS=${FUZZ_SECS:-20}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
-TARGETS=${FUZZ_TARGETS:-"verify verify_keyed resume roundtrip checkpoint"}
+TARGETS=${FUZZ_TARGETS:-"verify verify_keyed resume roundtrip checkpoint json_differential verify_small_stack"}
 # Debug assertions on (overflow checks: an overflow is a panic, as in a debug
 # build of the crate). No sanitizer: the core has no unsafe code, and without
 # ASan the run is several times faster.
@@ -28,7 +28,10 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "toolchain and cargo-fuzz"
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-  rustup toolchain install nightly --profile minimal
+  if ! rustup toolchain install nightly --profile minimal; then
+    echo "SKIPPED: no nightly toolchain here and none could be installed; fuzzing not run"
+    exit 0
+  fi
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
