@@ -16,6 +16,7 @@
 //! forked from it or was rewritten
 //! ([`FailureKind::HeadMismatch`](crate::FailureKind::HeadMismatch)).
 
+use base64ct::{Base64, Encoding};
 use core::fmt;
 
 use crate::clock::Timestamp;
@@ -23,7 +24,7 @@ use crate::hash::Hash;
 use crate::head::{ExpectedHead, Head};
 use crate::record::{Record, RecordFault};
 use crate::sink::{write_all, SinkError};
-use crate::verify::Options;
+use crate::verdict::Options;
 
 const ORIGIN_PREFIX: &str = "immutable-log/";
 
@@ -74,7 +75,7 @@ pub enum CheckpointError {
     /// The hash line is not 32 bytes in base64.
     Hash,
     /// A line is missing (each must end with LF).
-    Truncated,
+    MissingLine,
 }
 
 impl fmt::Display for CheckpointError {
@@ -83,7 +84,7 @@ impl fmt::Display for CheckpointError {
             CheckpointError::Origin => "checkpoint: bad origin line",
             CheckpointError::Size => "checkpoint: bad size line",
             CheckpointError::Hash => "checkpoint: bad hash line",
-            CheckpointError::Truncated => "checkpoint: missing lines",
+            CheckpointError::MissingLine => "checkpoint: missing lines",
         })
     }
 }
@@ -116,7 +117,7 @@ impl Checkpoint {
         let mut line = || match (lines.next(), lines.clone().next()) {
             // A line counts only if an LF ended it.
             (Some(l), Some(_)) => Ok(l),
-            _ => Err(CheckpointError::Truncated),
+            _ => Err(CheckpointError::MissingLine),
         };
         let origin = line()?
             .strip_prefix(ORIGIN_PREFIX.as_bytes())
@@ -146,48 +147,21 @@ impl fmt::Display for Checkpoint {
     }
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// 32 bytes in standard base64 with padding: 44 characters.
 fn base64_encode_32(bytes: &[u8; 32]) -> [u8; 44] {
-    let mut out = [b'='; 44];
-    for (i, chunk) in bytes.chunks(3).enumerate() {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for j in 0..=chunk.len() {
-            out[i * 4 + j] = B64[((n >> (18 - 6 * j)) & 63) as usize];
-        }
-    }
+    let mut out = [0u8; 44];
+    // Cannot fail: 32 bytes take exactly 44 characters.
+    let _ = Base64::encode(bytes, &mut out);
     out
 }
 
+/// 44 characters of canonical, padded standard base64 to 32 bytes.
 fn base64_decode_32(text: &[u8]) -> Option<[u8; 32]> {
-    if text.len() != 44 || !text.ends_with(b"=") || text[..43].contains(&b'=') {
-        return None;
-    }
-    let mut out = [0u8; 33];
-    for (i, quad) in text.chunks(4).enumerate() {
-        let mut n = 0u32;
-        for &c in quad {
-            let v = match c {
-                b'=' => 0,
-                _ => B64.iter().position(|&x| x == c)? as u32,
-            };
-            n = (n << 6) | v;
-        }
-        out[i * 3..i * 3 + 3].copy_from_slice(&n.to_be_bytes()[1..]);
-    }
-    // The padding bits of the last character must be zero (canonical form).
-    if out[32] != 0 {
-        return None;
-    }
     let mut hash = [0u8; 32];
-    hash.copy_from_slice(&out[..32]);
-    Some(hash)
+    match Base64::decode(text, &mut hash) {
+        Ok(decoded) if decoded.len() == 32 => Some(hash),
+        _ => None,
+    }
 }
 
 /// Writes a checkpoint to a second sink every `every_records` records or
@@ -308,7 +282,7 @@ mod tests {
         assert_eq!(Checkpoint::parse(with_sig.as_bytes()), Ok(cp));
         assert_eq!(
             Checkpoint::parse(&text.as_bytes()[..text.len() - 1]),
-            Err(CheckpointError::Truncated)
+            Err(CheckpointError::MissingLine)
         );
         assert_eq!(
             Checkpoint::parse(text.replace("1042", "0").as_bytes()),

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 pub struct Hash([u8; 32]);
 
 /// A hash as it stands in a log: 64 lowercase hexadecimal characters.
-pub type HexHash = [u8; 64];
+pub(crate) type HexHash = [u8; 64];
 
 /// Lowercase hex digits: how hashes and `\u00XX` escapes are spelled.
 pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -36,6 +36,7 @@ mod resume;
 mod scan;
 mod seal;
 mod sink;
+mod verdict;
 mod verify;
 mod writer;
 
@@ -43,7 +44,7 @@ pub use chain::{AppendError, Chain};
 pub use checkpoint::{origin, Checkpoint, CheckpointError, Checkpointer, Origin};
 pub use clock::{Clock, NoClock, Timestamp};
 pub use draft::{message_capacity, Draft, MIN_CAPACITY};
-pub use hash::{BlockHasher, Hash, HexHash};
+pub use hash::{BlockHasher, Hash};
 pub use head::{ExpectedHead, Head};
 pub use json::{JsonFault, JsonFaultKind, Unescaped, MAX_DEPTH, MAX_KEYS};
 pub use level::Level;
@@ -51,12 +52,10 @@ pub use level::Level;
 pub use log_facade::Logger;
 pub use record::{records, ReadFault, Record, RecordFault, Records};
 pub use resume::{peek_head, resume, resume_keyed, KeyedFault, ResumeError, Resumed};
-pub use seal::{Key, Plain, Seal, SealError, SealKey, Sealed, VerifyKey};
+pub use seal::{Key, Plain, Seal, SealError, SealKey, SealedRecord, VerifyKey};
 pub use sink::SinkError;
-pub use verify::{
-    verify_read, Failure, FailureKind, Options, Report, SegmentStart, Start, TornTail, Verdict,
-    Verifier, MAX_SEGMENT_KEY_STEPS,
-};
+pub use verdict::{Failure, FailureKind, Options, Report, SegmentStart, Start, TornTail, Verdict};
+pub use verify::{verify_read, Verifier, MAX_SEGMENT_KEY_STEPS};
 pub use writer::{WriteError, Writer};
 
 #[cfg(feature = "std")]

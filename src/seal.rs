@@ -90,7 +90,7 @@ impl fmt::Debug for Key {
 /// sealed, so a restarted writer can check the log's last record without the
 /// (erased) key that sealed it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Sealed {
+pub struct SealedRecord {
     /// The tag the record states.
     pub tag: Hash,
     /// SHA-256 of its `block_json`.
@@ -104,7 +104,7 @@ pub struct Sealed {
 pub struct SealKey {
     seq: u64,
     key: Key,
-    last: Option<Sealed>,
+    last: Option<SealedRecord>,
 }
 
 impl SealKey {
@@ -119,7 +119,7 @@ impl SealKey {
     }
 
     /// A state as stored: the key for record `seq`, and the record before it.
-    pub fn from_parts(seq: u64, key: Key, last: Option<Sealed>) -> Self {
+    pub fn from_parts(seq: u64, key: Key, last: Option<SealedRecord>) -> Self {
         SealKey { seq, key, last }
     }
 
@@ -134,7 +134,7 @@ impl SealKey {
     }
 
     /// The last record sealed, if any.
-    pub fn last(&self) -> Option<Sealed> {
+    pub fn last(&self) -> Option<SealedRecord> {
         self.last
     }
 
@@ -151,7 +151,7 @@ impl SealKey {
     }
 
     /// Moves to the next key, erasing this one, after record `seq` was written.
-    fn advance(&mut self, sealed: Sealed) {
+    pub(crate) fn advance(&mut self, sealed: SealedRecord) {
         self.key = self.key.evolve();
         self.seq = self.seq.saturating_add(1);
         self.last = Some(sealed);
@@ -221,22 +221,41 @@ impl core::error::Error for SealError {}
 
 /// How a writer seals records: [`Plain`], a [`SealKey`], or `Option<SealKey>`
 /// (plain or keyed, chosen at run time).
-pub trait Seal {
-    /// True for a keyed chain, which starts with a chain-start record.
-    fn is_keyed(&self) -> bool;
+///
+/// SealedRecord: only this crate implements it, and only a writer calls its
+/// methods, so nothing can move a key forward without writing a record.
+pub trait Seal: private::SealRecords {}
 
-    /// The hash record `seq` states, given its digest.
-    fn tag(&self, seq: Option<u64>, digest: &Hash) -> Result<Hash, SealError>;
+mod private {
+    use super::{Hash, SealError, SealedRecord};
 
-    /// Record `seq` was written: move on.
-    fn advance(&mut self, sealed: Sealed);
+    /// Only this crate can make one: the proof, in [`SealRecords::advance`],
+    /// that a writer calls it.
+    #[derive(Debug)]
+    pub struct Token(pub(crate) ());
+
+    /// What a [`Seal`](super::Seal) does, out of reach of other crates.
+    pub trait SealRecords {
+        /// True for a keyed chain, which starts with a chain-start record.
+        fn is_keyed(&self) -> bool;
+
+        /// The hash record `seq` states, given its digest.
+        fn tag(&self, seq: Option<u64>, digest: &Hash) -> Result<Hash, SealError>;
+
+        /// Record `seq` was written: move on.
+        fn advance(&mut self, sealed: SealedRecord, token: Token);
+    }
 }
+
+pub(crate) use private::{SealRecords, Token};
 
 /// Plain sealing: a record states its digest. Costs nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Plain;
 
-impl Seal for Plain {
+impl Seal for Plain {}
+
+impl SealRecords for Plain {
     fn is_keyed(&self) -> bool {
         false
     }
@@ -245,10 +264,12 @@ impl Seal for Plain {
         Ok(*digest)
     }
 
-    fn advance(&mut self, _sealed: Sealed) {}
+    fn advance(&mut self, _sealed: SealedRecord, _token: Token) {}
 }
 
-impl Seal for SealKey {
+impl Seal for SealKey {}
+
+impl SealRecords for SealKey {
     fn is_keyed(&self) -> bool {
         true
     }
@@ -257,15 +278,17 @@ impl Seal for SealKey {
         SealKey::tag(self, seq, digest)
     }
 
-    fn advance(&mut self, sealed: Sealed) {
+    fn advance(&mut self, sealed: SealedRecord, _token: Token) {
         SealKey::advance(self, sealed);
     }
 }
 
 /// No seal is a plain chain; `Some` seals with it.
-impl<S: Seal> Seal for Option<S> {
+impl<S: Seal> Seal for Option<S> {}
+
+impl<S: Seal> SealRecords for Option<S> {
     fn is_keyed(&self) -> bool {
-        self.as_ref().is_some_and(Seal::is_keyed)
+        self.as_ref().is_some_and(SealRecords::is_keyed)
     }
 
     fn tag(&self, seq: Option<u64>, digest: &Hash) -> Result<Hash, SealError> {
@@ -275,9 +298,9 @@ impl<S: Seal> Seal for Option<S> {
         }
     }
 
-    fn advance(&mut self, sealed: Sealed) {
+    fn advance(&mut self, sealed: SealedRecord, token: Token) {
         if let Some(seal) = self {
-            seal.advance(sealed);
+            seal.advance(sealed, token);
         }
     }
 }
@@ -313,9 +336,9 @@ mod tests {
         );
         assert!(s.tag(None, &d).is_err());
         let tag = s.tag(Some(0), &d).unwrap();
-        s.advance(Sealed { tag, digest: d });
+        s.advance(SealedRecord { tag, digest: d });
         assert_eq!(s.seq(), 1);
-        assert_eq!(s.last(), Some(Sealed { tag, digest: d }));
+        assert_eq!(s.last(), Some(SealedRecord { tag, digest: d }));
         assert!(s.tag(Some(1), &d).is_ok());
     }
 }

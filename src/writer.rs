@@ -9,7 +9,7 @@ use crate::hash::Hash;
 use crate::head::{link_after, Head};
 use crate::level::Level;
 use crate::recovery::Recovery;
-use crate::seal::{Plain, Seal, SealError, Sealed, CHAIN_START_MESSAGE};
+use crate::seal::{Plain, Seal, SealError, SealedRecord, Token, CHAIN_START_MESSAGE};
 use crate::sink::SinkError;
 
 /// A record could not be appended; nothing of it is in the chain.
@@ -168,7 +168,8 @@ impl<W: embedded_io::Write, S: Seal> Writer<W, S> {
         let digest = draft.close(&tail);
         let hash = self.seal.tag(link.seq, &digest).map_err(WriteError::Seal)?;
         draft.write_to(&mut self.sink, &link.prev, &hash)?;
-        self.seal.advance(Sealed { tag: hash, digest });
+        self.seal
+            .advance(SealedRecord { tag: hash, digest }, Token(()));
         let head = Head {
             seq: link.seq,
             hash,

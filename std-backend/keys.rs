@@ -14,7 +14,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Error, Step};
-use crate::{Hash, Key, SealKey, Sealed, VerifyKey};
+use crate::{Hash, Key, SealKey, SealedRecord, VerifyKey};
 
 const VERIFY_HEADER: &str = "immutable-log verify-key 1";
 const SEAL_HEADER: &str = "immutable-log seal-key 1";
@@ -135,7 +135,7 @@ pub fn read_seal_key(path: &Path) -> Result<SealKey, Error> {
                 .split(' ');
             let mut hash = || words.next().and_then(|w| Hash::from_hex(w.as_bytes()));
             match (hash(), hash()) {
-                (Some(tag), Some(digest)) => Some(Sealed { tag, digest }),
+                (Some(tag), Some(digest)) => Some(SealedRecord { tag, digest }),
                 _ => return Err(bad("bad last line")),
             }
         }
@@ -186,7 +186,7 @@ mod tests {
         let moved = SealKey::from_parts(
             9,
             Key::from_bytes([3; 32]),
-            Some(Sealed {
+            Some(SealedRecord {
                 tag: Hash::from_bytes([1; 32]),
                 digest: Hash::from_bytes([2; 32]),
             }),

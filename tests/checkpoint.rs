@@ -65,7 +65,7 @@ fn a_log_cut_below_its_checkpoint_fails() {
             Verdict::Failed(
                 _,
                 Failure {
-                    kind: FailureKind::Truncated { .. },
+                    kind: FailureKind::EndsBeforeHead { .. },
                     ..
                 }
             )

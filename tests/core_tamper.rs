@@ -158,7 +158,7 @@ fn clean_truncation_fails_only_against_an_expected_head() {
             Verdict::Failed(
                 _,
                 Failure {
-                    kind: FailureKind::Truncated { .. },
+                    kind: FailureKind::EndsBeforeHead { .. },
                     ..
                 }
             )

@@ -13,7 +13,7 @@ use core::fmt;
 use crate::hash::Hash;
 use crate::head::Head;
 use crate::record::{Record, RecordFault, BLOCK_PREFIX};
-use crate::seal::{Seal, SealKey, Sealed};
+use crate::seal::{SealKey, SealedRecord};
 use tail::last_record;
 
 /// Where a chain continues, found in the tail of a log.
@@ -179,7 +179,7 @@ fn resume_expecting(
 }
 
 /// [`resume`] for a keyed chain: the last record was sealed with a key the
-/// writer no longer has, so it is checked against the [`Sealed`] record the
+/// writer no longer has, so it is checked against the [`SealedRecord`] record the
 /// writer's key state remembers (its tag and digest), and its `seq` must be
 /// the one just before the key's.
 ///
@@ -215,7 +215,7 @@ pub fn resume_keyed(
     match next {
         Some(next) if next == key.seq() => {
             match key.last() {
-                Some(Sealed { tag, digest })
+                Some(SealedRecord { tag, digest })
                     if tag == parsed.hash() && digest == parsed.digest() => {}
                 _ => return Err(keyed(KeyedFault::NotLastSealed)),
             }
@@ -326,7 +326,7 @@ fn catch_up(
             Err(RecordFault::HashMismatch) => return Err(keyed(KeyedFault::TagMismatch)),
             other => other.map_err(bad)?,
         }
-        key.advance(Sealed {
+        key.advance(SealedRecord {
             tag,
             digest: parsed.digest(),
         });

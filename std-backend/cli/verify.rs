@@ -261,7 +261,7 @@ fn kind_name(kind: &FailureKind) -> &'static str {
         FailureKind::LineTooLong { .. } => "line_too_long",
         FailureKind::NotAtGenesis { .. } => "not_at_genesis",
         FailureKind::HeadMismatch { .. } => "head_mismatch",
-        FailureKind::Truncated { .. } => "truncated",
+        FailureKind::EndsBeforeHead { .. } => "truncated",
         FailureKind::KeyRequired => "key_required",
         FailureKind::NotKeyed => "not_keyed",
         FailureKind::WrongKey => "wrong_key",
