@@ -6,17 +6,30 @@
 
 //! # Modules
 //!
+//! Each module has one job; the path of one record reads top to bottom
+//! (`ARCHITECTURE.md` in the repository draws it).
+//!
 //! | module | its one job |
 //! | --- | --- |
 //! | `hash` | the digest recipe and the [`Hash`](struct@Hash) type |
+//! | `head` | a chain's [`Head`], the [`ExpectedHead`], and the linking rule |
+//! | `escape` | a message into a JSON string, in place, cut to fit |
+//! | `display` | the one-line display copy of a message, and comparing it |
+//! | `draft` | building a record: format once, close under the head, write ([`Draft`]) |
 //! | `seal` | what a record states: its digest, or a keyed tag ([`SealKey`]) |
-//! | `escape` | message ↔ JSON string ↔ display escaping |
-//! | `record` | the two-line record format: build, write, check one |
 //! | `writer` | a chain's head and sink, without a lock ([`Writer`]) |
 //! | `chain` | a `static`-able chain behind a spin lock ([`Chain`]) |
+//! | `json` | reading `block_json`: the strict validator, the fast reader, unescaping ([`JsonFault`]) |
+//! | `record` | reading one record: the [`Record`] view, [`records()`] |
+//! | `scan` | byte searches a word at a time |
+//! | `verdict` | what a verifier is asked and concludes ([`Options`], [`Verdict`]) |
 //! | `verify` | the streaming verifier ([`Verifier`]) |
 //! | `checkpoint` | a log's head and identity as a C2SP-style note ([`Checkpoint`]) |
-//! | `resume` | continuing from a log's tail ([`resume()`]) |
+//! | `resume` | continuing from a log's tail ([`resume()`]); `resume::tail` reads it backwards |
+//! | `recovery` | the records that keep a torn tail |
+//!
+//! The host side is `std_backend` (feature `std`): `std_backend::LogFile`
+//! and its `std_backend::OpenOptions`, and `std_backend::verify_path`.
 
 mod chain;
 mod checkpoint;
@@ -54,8 +67,11 @@ pub use record::{records, ReadFault, Record, RecordFault, Records};
 pub use resume::{peek_head, resume, resume_keyed, KeyedFault, ResumeError, Resumed};
 pub use seal::{Key, Plain, Seal, SealError, SealKey, SealedRecord, VerifyKey};
 pub use sink::SinkError;
-pub use verdict::{Failure, FailureKind, Options, Report, SegmentStart, Start, TornTail, Verdict};
-pub use verify::{verify_read, Verifier, MAX_SEGMENT_KEY_STEPS};
+pub use verdict::{
+    Failure, FailureKind, Options, Report, SegmentStart, Start, TornTail, Verdict,
+    MAX_SEGMENT_KEY_STEPS,
+};
+pub use verify::{verify_read, Verifier};
 pub use writer::{WriteError, Writer};
 
 #[cfg(feature = "std")]

@@ -6,7 +6,12 @@ use core::fmt;
 use crate::hash::Hash;
 use crate::head::{ExpectedHead, Head};
 use crate::record::RecordFault;
-use crate::verify::MAX_SEGMENT_KEY_STEPS;
+
+/// How many key derivations (one SHA-256 each) a keyed verifier makes at
+/// most to reach the first record of a segment whose start it was not told:
+/// about two seconds' work. Without a bound, a forged `seq` near `u64::MAX`
+/// would keep the verifier busy for ever.
+pub const MAX_SEGMENT_KEY_STEPS: u64 = 1 << 24;
 
 /// Where the log must start.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]

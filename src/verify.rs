@@ -14,13 +14,8 @@ use crate::scan::find_lf;
 use crate::seal::{Key, VerifyKey};
 use crate::verdict::{
     Failure, FailureKind, Options, Report, SegmentStart, Start, TornTail, Verdict,
+    MAX_SEGMENT_KEY_STEPS,
 };
-
-/// How many key derivations (one SHA-256 each) a keyed verifier makes at
-/// most to reach the first record of a segment whose start it was not told:
-/// about two seconds' work. Without a bound, a forged `seq` near `u64::MAX`
-/// would keep the verifier busy for ever.
-pub const MAX_SEGMENT_KEY_STEPS: u64 = 1 << 24;
 
 /// A keyed verification's key: the verify key until the first record says
 /// where the chain is, then the key for the next record's `seq`.
