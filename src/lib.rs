@@ -16,6 +16,7 @@
 //! | `chain` | a `static`-able chain behind a spin lock ([`Chain`]) |
 //! | `verify` | the streaming verifier ([`Verifier`]) |
 //! | `checkpoint` | a log's head and identity as a C2SP-style note ([`Checkpoint`]) |
+//! | `merkle` | the RFC 6962 tree over the records: right edge ([`CompactRange`]), proofs ([`verify_inclusion`], [`verify_consistency`]) |
 //! | `resume` | continuing from a log's tail ([`resume()`]) |
 
 mod chain;
@@ -26,6 +27,7 @@ mod hash;
 mod level;
 #[cfg(feature = "log")]
 mod log_facade;
+mod merkle;
 mod record;
 mod resume;
 mod seal;
@@ -40,6 +42,12 @@ pub use hash::{BlockHasher, Hash, HexHash};
 pub use level::Level;
 #[cfg(feature = "log")]
 pub use log_facade::Logger;
+pub use merkle::{
+    consistency_proof, consistency_proof_len, inclusion_proof, inclusion_proof_len, leaf_hash,
+    node_hash, subtree_root, verify_consistency, verify_inclusion, CompactRange, LeafSource,
+    MissingLeaf, ProofError, ProveError, RangeError, EMPTY_ROOT, MAX_CONSISTENCY_PROOF_LEN,
+    MAX_INCLUSION_PROOF_LEN,
+};
 pub use record::{message_capacity, Draft, RecordFault, MIN_CAPACITY};
 pub use resume::{peek_head, resume, resume_keyed, Recovery, RecoveryPart, ResumeError, Resumed};
 pub use seal::{Key, Plain, Seal, SealError, SealKey, Sealed, VerifyKey};
