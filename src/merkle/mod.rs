@@ -40,6 +40,11 @@
 //!   [`LeafSource`] that the caller provides (leaf hashes, and the stored
 //!   hashes of whole subtrees if it keeps them).
 //!
+//! A root does not state its tree's size: a proof is checked against a size
+//! and a root that come together (from one signed checkpoint). Given the root
+//! of 3 leaves but told the size is 4, the proof of leaf 0 in the tree of 3
+//! passes; with the real root of 4 it fails.
+//!
 //! An inclusion proof has at most [`MAX_INCLUSION_PROOF_LEN`] (64) hashes and
 //! a consistency proof at most [`MAX_CONSISTENCY_PROOF_LEN`] (65) for any
 //! `u64` tree size, so a caller's proof buffer is a fixed-size array.
