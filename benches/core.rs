@@ -4,6 +4,7 @@
 //! the median in the middle of each `time:` line).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use immutable_log::merkle::*;
 use immutable_log::*;
 use std::hint::black_box;
 
@@ -110,5 +111,50 @@ fn resume_tail(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, append, verify, resume_tail);
+fn merkle(c: &mut Criterion) {
+    let mut g = c.benchmark_group("merkle");
+    g.throughput(Throughput::Elements(1));
+    let digest = BlockHasher::hash(b"a record's block_json");
+    let leaf = leaf_hash(&digest);
+    // The right edge as a writer keeps it: one push per record, growing.
+    let mut range = CompactRange::new();
+    g.bench_function("CompactRange::push (leaf hash given)", |b| {
+        b.iter(|| range.push(black_box(leaf)).unwrap())
+    });
+    let mut range = CompactRange::new();
+    g.bench_function("CompactRange::push_record (leaf hash too)", |b| {
+        b.iter(|| range.push_record(black_box(&digest)).unwrap())
+    });
+    // A root of a 1M-leaf edge (20 set bits at most, here 7).
+    let mut range = CompactRange::new();
+    for _ in 0..1_000_000 {
+        range.push(leaf).unwrap();
+    }
+    g.bench_function("CompactRange::root, 1M leaves", |b| {
+        b.iter(|| black_box(&range).root())
+    });
+    // Checking a proof: 20 hashes for a leaf of a 1M-leaf tree.
+    let leaves: Vec<Hash> = (0..1u64 << 20)
+        .map(|i| leaf_hash(&BlockHasher::hash(&i.to_le_bytes())))
+        .collect();
+    let size = leaves.len() as u64;
+    let root = subtree_root(0, size, &leaves[..]).unwrap();
+    let mut path = [Hash::GENESIS; MAX_INCLUSION_PROOF_LEN];
+    let n = inclusion_proof(777_777, size, &leaves[..], &mut path).unwrap();
+    g.bench_function("verify_inclusion, 2^20 leaves", |b| {
+        b.iter(|| {
+            verify_inclusion(
+                777_777,
+                size,
+                &leaves[777_777],
+                &path[..n],
+                black_box(&root),
+            )
+            .unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, append, verify, resume_tail, merkle);
 criterion_main!(benches);

@@ -25,6 +25,7 @@
 //! | `verdict` | what a verifier is asked and concludes ([`Options`], [`Verdict`]) |
 //! | `verify` | the streaming verifier ([`Verifier`]) |
 //! | `checkpoint` | a log's head and identity as a C2SP-style note ([`Checkpoint`]) |
+//! | [`merkle`] | the RFC 6962 tree over the records: its right edge ([`merkle::CompactRange`]), proofs |
 //! | `resume` | continuing from a log's tail ([`resume()`]); `resume::tail` reads it backwards |
 //! | `recovery` | the records that keep a torn tail |
 //!
@@ -43,6 +44,7 @@ mod json;
 mod level;
 #[cfg(feature = "log")]
 mod log_facade;
+pub mod merkle;
 mod record;
 mod recovery;
 mod resume;
