@@ -4,10 +4,12 @@
 
 use std::convert::Infallible;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
+use std::path::Path;
 
-use super::{Step, RECORD_CAPACITY};
-use crate::{Draft, Head, SealKey, Timestamp, WriteError, Writer};
+use super::recovery_fs::RecoveryFs;
+use super::{Error, Step, RECORD_CAPACITY};
+use crate::{Draft, Head, SealKey, SinkError, Timestamp, WriteError, Writer};
 
 /// Where staging stood before a record, to take the record back out. For a
 /// keyed chain it holds the key from before the record, until the record is
@@ -56,6 +58,11 @@ impl Appender {
         self.writer.sink().len()
     }
 
+    /// The records staged, not yet handed to the OS.
+    pub(crate) fn staged(&self) -> &[u8] {
+        self.writer.sink()
+    }
+
     /// A keyed chain's key state: the key for the next record.
     pub(crate) fn seal(&self) -> Option<&SealKey> {
         self.writer.seal().as_ref()
@@ -88,10 +95,8 @@ impl Appender {
         draft: &mut Draft<RECORD_CAPACITY>,
         timestamp: Timestamp,
         unlogged: u64,
-    ) -> io::Result<Head> {
-        self.writer
-            .append_draft(draft, timestamp, unlogged)
-            .map_err(staging_error)
+    ) -> Result<Head, WriteError<Infallible>> {
+        self.writer.append_draft(draft, timestamp, unlogged)
     }
 
     /// Stages the records that keep a torn tail found at `offset`.
@@ -100,10 +105,9 @@ impl Appender {
         torn: &[u8],
         offset: u64,
         timestamp: Timestamp,
-    ) -> io::Result<Option<Head>> {
+    ) -> Result<Option<Head>, WriteError<Infallible>> {
         self.writer
             .append_recovered::<RECORD_CAPACITY>(torn, offset, timestamp)
-            .map_err(staging_error)
     }
 
     /// Takes everything staged since `mark` back out, head included: for a
@@ -118,15 +122,19 @@ impl Appender {
     /// newest record's ticket. If the write fails, the file is cut back to its
     /// length before it (no part of a record stays in it) and the records stay
     /// staged; if even the cut fails, the appender is broken. With nothing
-    /// staged, returns the newest ticket without writing.
-    pub(crate) fn hand_over(&mut self, file: &File) -> io::Result<u64> {
+    /// staged, returns the newest ticket without writing. The writes go
+    /// through `fs` (the filesystem itself, but for tests of recovery).
+    pub(crate) fn hand_over<F: RecoveryFs + ?Sized>(
+        &mut self,
+        fs: &F,
+        file: &File,
+    ) -> io::Result<u64> {
         let bytes = self.writer.sink();
         if bytes.is_empty() {
             return Ok(self.handed);
         }
-        let mut out = file;
-        if let Err(e) = out.write_all(bytes) {
-            if file.set_len(self.len).is_err() {
+        if let Err(e) = fs.write_all(file, bytes) {
+            if fs.set_len(file, self.len).is_err() {
                 self.broken = Some(Step::Cut);
             }
             return Err(e);
@@ -138,8 +146,56 @@ impl Appender {
     }
 }
 
-/// Staging writes to a `Vec`, which cannot fail; a seal key out of step with
-/// the log can.
-fn staging_error(e: WriteError<Infallible>) -> io::Error {
-    io::Error::new(io::ErrorKind::WriteZero, e.to_string())
+/// Why a record could not be staged for the log at `log`: staging writes to
+/// a `Vec`, which cannot fail, but a seal key out of step with the log can.
+pub(crate) fn staging_error(log: &Path, e: WriteError<Infallible>) -> Error {
+    match e {
+        WriteError::Seal(source) => Error::Seal {
+            path: log.to_path_buf(),
+            source,
+        },
+        WriteError::Sink(SinkError::Io(never)) => match never {},
+        // `SinkError::WriteZero` (a `Vec` takes every byte), in io's words.
+        _ => Error::io(log, Step::Write, io::ErrorKind::WriteZero.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Hash, Key, Level, SealError};
+
+    #[test]
+    fn a_seal_out_of_step_is_a_seal_error_that_names_both_seqs() {
+        let head = Head {
+            seq: Some(3),
+            hash: Hash::from_bytes([1; 32]),
+        };
+        // The key is for seq 7; the next record is seq 4.
+        let key = SealKey::from_parts(7, Key::from_bytes([2; 32]), None);
+        let mut appender = Appender::new(Some(head), 100, Some(key));
+        let mut draft = Draft::new(Level::Info, format_args!("x"));
+        let e = appender
+            .stage(&mut draft, Timestamp::new(1, 0), 0)
+            .unwrap_err();
+        let err = staging_error(Path::new("k.log"), e);
+        let Error::Seal { path, source } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(path, Path::new("k.log"));
+        assert_eq!(
+            *source,
+            SealError::OutOfStep {
+                key_seq: 7,
+                record_seq: Some(4)
+            }
+        );
+        assert!(err.is_integrity());
+        assert_eq!(
+            err.to_string(),
+            "k.log: cannot seal the next record (the seal key is for seq 7, the record \
+             is seq 4); nothing of it was written"
+        );
+        assert_eq!(appender.staged_bytes(), 0, "nothing staged");
+    }
 }

@@ -4,7 +4,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::RecordFault;
+use super::JournalFault;
+use crate::{RecordFault, SealError};
 
 /// What the handler was doing when an I/O operation failed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -50,7 +51,8 @@ impl fmt::Display for Step {
 }
 
 /// An error of the file handler or of host-side verification. Every variant
-/// names the file.
+/// names the file: the log, a key file, or the torn-tail journal beside the
+/// log ([`Error::path`], [`Error::file`]).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -127,10 +129,90 @@ pub enum Error {
         /// The log's last `seq`.
         log_seq: Option<u64>,
     },
+    /// A record could not be sealed: the seal key state is not the one for
+    /// it (a stale or foreign key file). Nothing of the record was written.
+    Seal {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        source: SealError,
+    },
+    /// An operation on the torn-tail journal beside the log (`<log>.torn`)
+    /// failed; open fails. Nothing was cut from the log before the journal
+    /// was complete and durable, so the next open recovers every torn byte,
+    /// from the log or from the journal.
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// What the handler was doing.
+        step: JournalStep,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The torn-tail journal beside the log proves nothing (`fault`), so
+    /// nothing was cut on its account, and it could not be set aside
+    /// (renamed) either (`source`); open fails. The log is untouched.
+    BadJournal {
+        /// The journal file.
+        path: PathBuf,
+        /// What is wrong with it.
+        fault: JournalFault,
+        /// Why it could not be renamed.
+        source: io::Error,
+    },
+}
+
+/// Which file an [`Error`] names ([`Error::file`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// The log.
+    Log,
+    /// A key file: a verify key or a seal key state.
+    Key,
+    /// The torn-tail journal beside the log (`<log>.torn`), or its temporary
+    /// file while it is written.
+    Journal,
+}
+
+/// What the handler was doing with the torn-tail journal when an operation
+/// failed ([`Error::Journal`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum JournalStep {
+    /// Reading a journal found beside the log.
+    Read,
+    /// Creating the journal's temporary file.
+    Create,
+    /// Writing the torn bytes to it (a full disk fails here).
+    Write,
+    /// Making it durable (`fsync`).
+    Sync,
+    /// Renaming it into place, and making that durable.
+    Commit,
+    /// Removing it once its bytes are durable in the log.
+    Remove,
+    /// Setting aside a journal that proves nothing.
+    SetAside,
+}
+
+impl fmt::Display for JournalStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JournalStep::Read => "cannot read the torn-tail journal",
+            JournalStep::Create => "cannot create the torn-tail journal",
+            JournalStep::Write => "cannot write the torn-tail journal",
+            JournalStep::Sync => "cannot sync the torn-tail journal",
+            JournalStep::Commit => "cannot put in place the torn-tail journal",
+            JournalStep::Remove => "cannot remove the torn-tail journal",
+            JournalStep::SetAside => "cannot set aside the torn-tail journal",
+        })
+    }
 }
 
 impl Error {
-    /// The log file the error is about.
+    /// The file the error names: the log, a key file, or the torn-tail
+    /// journal beside the log; [`file`](Self::file) says which.
     pub fn path(&self) -> &Path {
         match self {
             Error::Locked { path }
@@ -141,7 +223,24 @@ impl Error {
             | Error::Broken { path, .. }
             | Error::BadKeyFile { path, .. }
             | Error::NeedsSealKey { path }
-            | Error::KeyOutOfStep { path, .. } => path,
+            | Error::KeyOutOfStep { path, .. }
+            | Error::Seal { path, .. }
+            | Error::Journal { path, .. }
+            | Error::BadJournal { path, .. } => path,
+        }
+    }
+
+    /// Which file [`path`](Self::path) is: the log, a key file, or the
+    /// torn-tail journal.
+    pub fn file(&self) -> FileKind {
+        match self {
+            Error::Journal { .. } | Error::BadJournal { .. } => FileKind::Journal,
+            Error::BadKeyFile { .. }
+            | Error::Io {
+                step: Step::ReadKey | Step::StoreKey,
+                ..
+            } => FileKind::Key,
+            _ => FileKind::Log,
         }
     }
 
@@ -154,11 +253,20 @@ impl Error {
                 | Error::MalformedTail { .. }
                 | Error::TailTooLong { .. }
                 | Error::KeyOutOfStep { .. }
+                | Error::Seal { .. }
         )
     }
 
     pub(crate) fn io(path: &Path, step: Step, source: io::Error) -> Self {
         Error::Io {
+            path: path.to_path_buf(),
+            step,
+            source,
+        }
+    }
+
+    pub(crate) fn journal(path: &Path, step: JournalStep, source: io::Error) -> Self {
+        Error::Journal {
             path: path.to_path_buf(),
             step,
             source,
@@ -217,6 +325,24 @@ impl fmt::Display for Error {
                  ({step} it); reopen the log to recover",
                 path.display()
             ),
+            Error::Seal { path, source } => write!(
+                f,
+                "{}: cannot seal the next record ({source}); nothing of it was written",
+                path.display()
+            ),
+            Error::Journal { path, step, source } => {
+                write!(f, "{step} {}: {source}", path.display())
+            }
+            Error::BadJournal {
+                path,
+                fault,
+                source,
+            } => write!(
+                f,
+                "{}: the torn-tail journal proves nothing ({fault}) and cannot be set \
+                 aside ({source}); the log is untouched",
+                path.display()
+            ),
         }
     }
 }
@@ -224,7 +350,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. }
+            | Error::Journal { source, .. }
+            | Error::BadJournal { source, .. } => Some(source),
+            Error::Seal { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -1,22 +1,22 @@
 //! The file handler: [`LogFile`], and how to open one ([`OpenOptions`]).
 
-use std::borrow::Cow;
 use std::fmt;
-use std::fs::{self, File, TryLockError};
+use std::fs::{self, File, Metadata, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use super::appender::Appender;
+use super::appender::{staging_error, Appender};
 use super::flusher::Flusher;
 use super::format::{Entry, Format, Formatted, SeedFormat};
 use super::group_commit::GroupCommit;
 use super::keys::{read_seal_key, store_seal_key};
-use super::tail::{is_keyed, read_tail, Check};
-use super::torn::{self, sync_dir_of};
+use super::recovery_fs::{sync_dir_of, RealFs, RecoveryFs};
+use super::tail::is_keyed;
+use super::torn::{Found, SetAside};
 use super::{scratch, Durability, Error, Step, SystemClock, RECORD_CAPACITY};
-use crate::{Clock, Draft, Head, Level};
+use crate::{Clock, Draft, Head, Level, SealKey};
 
 /// How to open a [`LogFile`]: durability, message format, buffering.
 ///
@@ -32,6 +32,9 @@ pub struct OpenOptions {
     buffer_size: usize,
     flush_interval: Duration,
     seal_key: Option<PathBuf>,
+    /// What torn-tail recovery writes through: the filesystem, or a test's
+    /// fault injector.
+    fs: Arc<dyn RecoveryFs>,
 }
 
 impl OpenOptions {
@@ -44,6 +47,7 @@ impl OpenOptions {
             buffer_size: 64 * 1024,
             flush_interval: Duration::from_secs(1),
             seal_key: None,
+            fs: Arc::new(RealFs),
         }
     }
 
@@ -79,112 +83,130 @@ impl OpenOptions {
         self
     }
 
+    /// Routes the filesystem operations of torn-tail recovery through `fs`,
+    /// for tests that fail or crash the recovery at each of them.
+    #[doc(hidden)]
+    pub fn recovery_fs(&mut self, fs: Arc<dyn RecoveryFs>) -> &mut Self {
+        self.fs = fs;
+        self
+    }
+
     /// Opens the log at `path`, creating it if needed, and continues its
     /// chain.
     ///
     /// Takes an exclusive lock on the file for as long as the handler lives
     /// ([`Error::Locked`] if another writer has it). Reads only the tail. A
     /// torn tail (a crash mid-record) is cut off and its bytes written back
-    /// inside recovery records ([`LogFile::recovered`]); a last record that
-    /// fails its own check is an error ([`Error::LastRecord`]).
+    /// inside recovery records ([`LogFile::recovered`]), through a journal
+    /// beside the log, `<log>.torn`, so that a crash during the recovery loses
+    /// nothing; a journal a crash left behind is replayed if it proves itself
+    /// and fits the log, and set aside otherwise ([`LogFile::set_aside`]). A
+    /// last record that fails its own check is an error
+    /// ([`Error::LastRecord`]).
     pub fn open(&self, path: impl AsRef<Path>) -> Result<LogFile, Error> {
         let path = path.as_ref();
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| Error::io(path, Step::Open, e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::Locked {
-                    path: path.to_path_buf(),
-                })
-            }
-            Err(TryLockError::Error(e)) => return Err(Error::io(path, Step::Lock, e)),
-        }
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(path, Step::ReadTail, e))?
-            .len();
-        // A recovery a crash cut short: the log is cut back to where its torn
-        // bytes stood, and they are recovered again below.
-        let pending = torn::take_pending(&file, path, len)?;
-        let len = pending.as_ref().map_or(len, |p| p.offset);
-        let mut seal = match &self.seal_key {
-            Some(key_path) => Some(read_seal_key(key_path)?),
-            None if is_keyed(&mut &file, path)? => {
-                return Err(Error::NeedsSealKey {
-                    path: path.to_path_buf(),
-                })
-            }
-            None => None,
-        };
-        let check = match seal.as_mut() {
-            Some(key) => Check::Keyed(key),
-            None => Check::Plain,
-        };
-        let tail = read_tail(&mut &file, len, path, check)?;
+        let (file, metadata) = open_locked(path)?;
+        let seal = self.read_seal(&file, path)?;
+        let found = Found::read(&*self.fs, &file, path, metadata.len(), seal)?;
+        let mut appender = found.appender;
         let keys = KeyStore::new(self.seal_key.clone());
-        let mut appender = Appender::new(tail.head(), tail.clean_len(), seal);
         // A key state that caught up is stored at once.
         keys.keep(&file, path, &mut appender)?;
-        let (torn, journaled) = match pending {
-            Some(pending) => (Cow::Owned(pending.bytes), true),
-            None => (Cow::Borrowed(tail.torn()), false),
-        };
-        let recovered = torn::recover(
+        let recovered = found.torn.recover(
+            &*self.fs,
             &file,
             path,
+            &metadata.permissions(),
             &mut appender,
-            tail.clean_len(),
-            torn,
-            journaled,
         )?;
         if recovered.is_some() {
             keys.keep(&file, path, &mut appender)?;
         }
-        if len == 0 && self.durability == Durability::Sync {
+        if metadata.len() == 0 && self.durability == Durability::Sync {
             // A new file: its directory entry must be durable too.
             sync_dir_of(path).map_err(|e| Error::io(path, Step::Sync, e))?;
         }
-        // A keyed log's key file may lag one batch behind after a crash; the
-        // batch must stay within what the next open reads back to catch up.
-        let buffer_size = if self.seal_key.is_some() {
-            self.buffer_size.min(KEYED_BATCH_LIMIT)
-        } else {
-            self.buffer_size
-        };
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             file,
             durability: self.durability,
             format: Arc::clone(&self.format),
-            buffer_size,
+            buffer_size: self.batch_limit(),
             appender: Mutex::new(appender),
             keys,
             group: GroupCommit::default(),
             unlogged: AtomicU64::new(0),
         });
-        let flusher = match self.durability {
+        Ok(LogFile {
+            flusher: self.start_flusher(&shared)?,
+            shared,
+            recovered,
+            set_aside: found.set_aside,
+        })
+    }
+
+    /// The seal key state of a keyed log (`None` for a plain one); a keyed
+    /// log opened without its key is refused.
+    fn read_seal(&self, file: &File, path: &Path) -> Result<Option<SealKey>, Error> {
+        match &self.seal_key {
+            Some(key_path) => Ok(Some(read_seal_key(key_path)?)),
+            None if is_keyed(&mut &*file, path)? => Err(Error::NeedsSealKey {
+                path: path.to_path_buf(),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The most staged before records are handed to the OS. A keyed log's
+    /// key file may lag one batch behind after a crash; the batch must stay
+    /// within what the next open reads back to catch up.
+    fn batch_limit(&self) -> usize {
+        if self.seal_key.is_some() {
+            self.buffer_size.min(KEYED_BATCH_LIMIT)
+        } else {
+            self.buffer_size
+        }
+    }
+
+    /// The background flush of [`Durability::Buffered`] (none for the others).
+    fn start_flusher(&self, shared: &Arc<Shared>) -> Result<Option<Flusher>, Error> {
+        match self.durability {
             Durability::Buffered => {
-                let on_time = Arc::clone(&shared);
+                let on_time = Arc::clone(shared);
                 let flusher = Flusher::spawn(self.flush_interval, move || {
                     // An error here is met again by the next append or flush.
                     let _ = on_time.flush();
                 })
-                .map_err(|e| Error::io(path, Step::Open, e))?;
-                Some(flusher)
+                .map_err(|e| Error::io(&shared.path, Step::Open, e))?;
+                Ok(Some(flusher))
             }
-            Durability::Flush | Durability::Sync => None,
-        };
-        Ok(LogFile {
-            shared,
-            flusher,
-            recovered,
-        })
+            Durability::Flush | Durability::Sync => Ok(None),
+        }
     }
+}
+
+/// Opens (or creates) the log at `path` for appending, takes its lock, and
+/// reads its metadata (length, permission bits).
+fn open_locked(path: &Path) -> Result<(File, Metadata), Error> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| Error::io(path, Step::Open, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(Error::Locked {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(TryLockError::Error(e)) => return Err(Error::io(path, Step::Lock, e)),
+    }
+    let metadata = file
+        .metadata()
+        .map_err(|e| Error::io(path, Step::ReadTail, e))?;
+    Ok((file, metadata))
 }
 
 impl Default for OpenOptions {
@@ -299,13 +321,16 @@ impl Shared {
             let mark = appender.mark();
             let result = appender
                 .stage(draft, SystemClock.now(), unlogged)
+                .map_err(|e| staging_error(&self.path, e))
                 .and_then(|head| {
                     let hand_over = self.durability != Durability::Buffered
                         || appender.staged_bytes() >= self.buffer_size;
                     if !hand_over {
                         return Ok((head, None));
                     }
-                    let ticket = appender.hand_over(&self.file)?;
+                    let ticket = appender
+                        .hand_over(&RealFs, &self.file)
+                        .map_err(|e| Error::io(&self.path, Step::Write, e))?;
                     self.group.written(ticket);
                     Ok((head, Some(ticket)))
                 });
@@ -320,7 +345,7 @@ impl Shared {
                     // Nothing of the record stays: not in the file, not staged.
                     appender.unstage(mark);
                     self.unlogged.fetch_add(unlogged, Ordering::Relaxed);
-                    return Err(Error::io(&self.path, Step::Write, e));
+                    return Err(e);
                 }
             }
         };
@@ -339,7 +364,7 @@ impl Shared {
         }
         let staged = appender.staged_bytes() > 0;
         let ticket = appender
-            .hand_over(&self.file)
+            .hand_over(&RealFs, &self.file)
             .map_err(|e| Error::io(&self.path, Step::Write, e))?;
         self.group.written(ticket);
         if staged {
@@ -384,6 +409,7 @@ pub struct LogFile {
     shared: Arc<Shared>,
     flusher: Option<Flusher>,
     recovered: Option<Recovered>,
+    set_aside: Option<SetAside>,
 }
 
 impl LogFile {
@@ -449,6 +475,13 @@ impl LogFile {
     /// The torn tail found at open, if there was one.
     pub fn recovered(&self) -> Option<Recovered> {
         self.recovered
+    }
+
+    /// The torn-tail journal found beside the log at open that proved
+    /// nothing, and was renamed instead of replayed (nothing was cut on its
+    /// account), if there was one.
+    pub fn set_aside(&self) -> Option<&SetAside> {
+        self.set_aside.as_ref()
     }
 
     /// How many `fdatasync` calls this handler has made. With

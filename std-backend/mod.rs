@@ -32,6 +32,8 @@
 //! | `appender` | the chain under the lock: stage a record, hand it to the OS, undo a failed write |
 //! | `tail` | read only the end of a log to continue it ([`read_head`]) |
 //! | `torn` | recover a torn tail through a journal, so a crash during recovery loses nothing |
+//! | `journal` | the torn-tail journal's format, and how it proves itself ([`JournalFault`]) |
+//! | `recovery_fs` | the filesystem operations of recovery, behind a trait a test can fail at each step |
 //! | `group_commit` | concurrent appenders share one `fdatasync` |
 //! | `keys` | key files of keyed chains: [`create_key_pair`], [`read_seal_key`] |
 //! | `flusher` | the background flush of [`Durability::Buffered`] |
@@ -55,8 +57,11 @@ mod file;
 mod flusher;
 mod format;
 mod group_commit;
+mod journal;
 mod keys;
 mod log_impl;
+#[doc(hidden)]
+pub mod recovery_fs;
 mod scratch;
 mod tail;
 mod torn;
@@ -64,11 +69,13 @@ mod verify;
 
 pub use clock::SystemClock;
 pub use durability::{Durability, UnknownDurability};
-pub use error::{Error, Step};
+pub use error::{Error, FileKind, JournalStep, Step};
 pub use file::{LogFile, OpenOptions, Recovered};
 pub use format::{AscTime, Entry, Format, PlainFormat, SeedFormat};
+pub use journal::{JournalFault, JournalField};
 pub use keys::{create_key_pair, generate_key, read_seal_key, read_verify_key, store_seal_key};
 pub use tail::{read_checkpoint, read_head};
+pub use torn::SetAside;
 pub use verify::{verify_path, verify_path_keyed, verify_reader, verify_reader_keyed};
 
 /// The record buffer of [`LogFile`]: a `block_json` is at most this long, which

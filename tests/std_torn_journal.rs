@@ -1,19 +1,21 @@
 //! A crash in the middle of recovering a torn tail loses nothing: the torn
 //! bytes are journaled beside the log first, and the next open replays the
-//! recovery from the journal.
+//! recovery from the journal, writing the very bytes the first attempt wrote.
 #![cfg(feature = "std")]
 
 #[path = "std_support.rs"]
 mod support;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use immutable_log::std_backend::LogFile;
+use immutable_log::std_backend::recovery_fs::{FaultyFs, Op};
+use immutable_log::std_backend::{JournalFault, LogFile};
 use immutable_log::Level;
 use support::{intact, record_spans, records_of, recovered_bytes};
 
-fn journal_of(log: &Path) -> std::path::PathBuf {
+fn journal_of(log: &Path) -> PathBuf {
     log.with_file_name(format!(
         "{}.torn",
         log.file_name().unwrap().to_str().unwrap()
@@ -21,7 +23,7 @@ fn journal_of(log: &Path) -> std::path::PathBuf {
 }
 
 /// A log of three records and the bytes of a fourth cut off by a crash.
-fn crashed(dir: &Path) -> (Vec<u8>, usize, Vec<u8>) {
+fn crashed(dir: &Path) -> (Vec<u8>, Vec<u8>) {
     let path = dir.join("whole.log");
     let log = LogFile::open(&path).unwrap();
     for m in ["one", "two", "three", "four: the one torn"] {
@@ -31,17 +33,55 @@ fn crashed(dir: &Path) -> (Vec<u8>, usize, Vec<u8>) {
     let whole = fs::read(&path).unwrap();
     let last = record_spans(&whole)[3].clone();
     let torn = whole[last.start..last.end - 20].to_vec();
-    (whole[..last.start].to_vec(), last.start, torn)
+    (whole[..last.start].to_vec(), torn)
 }
 
-/// Opens `path`, appends one record, and checks the log holds the torn bytes
-/// exactly once and verifies.
-fn reopen_and_check(path: &Path, offset: usize, torn: &[u8]) {
+/// The journal a recovery of `clean + torn` writes (caught by crashing the
+/// recovery at the cut, once the journal is in place), and the log the
+/// finished recovery leaves.
+fn captured(dir: &Path, clean: &[u8], torn: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let path = dir.join("captured.log");
+    let mut with_torn = clean.to_vec();
+    with_torn.extend_from_slice(torn);
+    fs::write(&path, &with_torn).unwrap();
+    let counting = Arc::new(FaultyFs::counting());
+    drop(
+        LogFile::options()
+            .recovery_fs(counting.clone())
+            .open(&path)
+            .unwrap(),
+    );
+    let cut = counting.index_of(Op::SetLen).expect("the recovery cuts");
+    fs::write(&path, &with_torn).unwrap();
+    let crash = Arc::new(FaultyFs::crash_at(cut));
+    assert!(LogFile::options()
+        .recovery_fs(crash.clone())
+        .open(&path)
+        .is_err());
+    assert_eq!(fs::read(&path).unwrap(), with_torn, "not cut yet");
+    let journal = fs::read(journal_of(&path)).expect("the journal is in place");
+    let log = LogFile::open(&path).unwrap();
+    assert!(log.recovered().is_some());
+    drop(log);
+    (journal, fs::read(&path).unwrap())
+}
+
+/// Opens `path` (with `journal` beside it) and checks that the recovery
+/// leaves exactly `done`, the journal gone; then that the log goes on.
+fn reopen_and_check(path: &Path, done: &[u8], offset: usize, torn: &[u8]) {
     let log = LogFile::open(path).unwrap();
     assert!(log.recovered().is_some(), "the recovery is replayed");
+    assert!(log.set_aside().is_none());
+    drop(log);
+    assert!(!journal_of(path).exists(), "the journal is gone");
+    assert_eq!(
+        fs::read(path).unwrap(),
+        done,
+        "the same bytes as the first try"
+    );
+    let log = LogFile::open(path).unwrap();
     log.append(Level::Info, format_args!("after")).unwrap();
     log.close().unwrap();
-    assert!(!journal_of(path).exists(), "the journal is gone");
     intact(path);
     let recs = records_of(path);
     let (at, bytes) = recovered_bytes(&recs).expect("recovery records");
@@ -50,57 +90,60 @@ fn reopen_and_check(path: &Path, offset: usize, torn: &[u8]) {
     assert!(recs.last().unwrap().message.ends_with(" - INFO - after"));
 }
 
-fn journal(offset: usize, torn: &[u8]) -> Vec<u8> {
-    let mut j = format!("immutable-log torn tail 1 at {offset}\n").into_bytes();
-    j.extend_from_slice(torn);
-    j
-}
-
 #[test]
 fn a_crash_after_the_cut_is_replayed_from_the_journal() {
     let dir = tempfile::tempdir().unwrap();
-    let (clean, offset, torn) = crashed(dir.path());
+    let (clean, torn) = crashed(dir.path());
+    let (journal, done) = captured(dir.path(), &clean, &torn);
     let path = dir.path().join("a.log");
     // The torn bytes were journaled and cut off; no recovery record was written.
     fs::write(&path, &clean).unwrap();
-    fs::write(journal_of(&path), journal(offset, &torn)).unwrap();
-    reopen_and_check(&path, offset, &torn);
+    fs::write(journal_of(&path), &journal).unwrap();
+    reopen_and_check(&path, &done, clean.len(), &torn);
 }
 
 #[test]
 fn a_crash_mid_recovery_record_is_cut_back_and_replayed() {
     let dir = tempfile::tempdir().unwrap();
-    let (clean, offset, torn) = crashed(dir.path());
-    // What a complete recovery writes, to cut short at every 7th byte.
-    let done = dir.path().join("done.log");
-    let mut with_torn = clean.clone();
-    with_torn.extend_from_slice(&torn);
-    fs::write(&done, &with_torn).unwrap();
-    LogFile::open(&done).unwrap().close().unwrap();
-    let recovered = fs::read(&done).unwrap();
-    assert!(recovered.len() > clean.len());
+    let (clean, torn) = crashed(dir.path());
+    let (journal, done) = captured(dir.path(), &clean, &torn);
+    assert!(done.len() > clean.len());
     let path = dir.path().join("b.log");
-    for cut in (clean.len()..=recovered.len())
-        .step_by(7)
-        .chain([recovered.len()])
-    {
+    for cut in (clean.len()..=done.len()).step_by(7).chain([done.len()]) {
         // The crash left part (or all) of the recovery records, and the
-        // journal, which is removed only once they are durable.
-        fs::write(&path, &recovered[..cut]).unwrap();
-        fs::write(journal_of(&path), journal(offset, &torn)).unwrap();
-        reopen_and_check(&path, offset, &torn);
+        // journal, which is removed only once they are durable; a power loss
+        // may also leave zeros where unsynced bytes were to go.
+        for zeros in [0, done.len() - cut] {
+            let mut left = done[..cut].to_vec();
+            left.resize(cut + zeros, 0);
+            fs::write(&path, &left).unwrap();
+            fs::write(journal_of(&path), &journal).unwrap();
+            reopen_and_check(&path, &done, clean.len(), &torn);
+        }
     }
 }
 
 #[test]
-fn a_journal_that_does_not_fit_the_log_is_left_alone_and_reported() {
+fn a_journal_past_the_end_of_the_log_is_set_aside_and_nothing_cut() {
     let dir = tempfile::tempdir().unwrap();
-    let (clean, _, torn) = crashed(dir.path());
+    let (clean, torn) = crashed(dir.path());
+    let (journal, _) = captured(dir.path(), &clean, &torn);
     let path = dir.path().join("c.log");
-    fs::write(&path, &clean).unwrap();
-    fs::write(journal_of(&path), journal(clean.len() + 1000, &torn)).unwrap();
-    let err = LogFile::open(&path).unwrap_err();
-    assert!(err.to_string().contains(".torn"), "{err}");
-    assert!(journal_of(&path).exists());
-    assert_eq!(fs::read(&path).unwrap(), clean, "the log is untouched");
+    // The log lost its last record since: the journal's offset lies past it.
+    let shorter = &clean[..record_spans(&clean)[2].start];
+    fs::write(&path, shorter).unwrap();
+    fs::write(journal_of(&path), &journal).unwrap();
+    let log = LogFile::open(&path).unwrap();
+    let set_aside = log.set_aside().expect("set aside").clone();
+    drop(log);
+    assert_eq!(
+        set_aside.fault,
+        JournalFault::PastEnd {
+            offset: clean.len() as u64,
+            len: shorter.len() as u64
+        }
+    );
+    assert!(!journal_of(&path).exists());
+    assert_eq!(fs::read(&set_aside.aside).unwrap(), journal, "kept whole");
+    assert_eq!(fs::read(&path).unwrap(), shorter, "the log is untouched");
 }
