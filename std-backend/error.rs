@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::{KeyFile, KeyLine};
 use crate::RecordFault;
 
 /// What the handler was doing when an I/O operation failed.
@@ -30,6 +31,8 @@ pub enum Step {
     ReadKey,
     /// Writing a key file.
     StoreKey,
+    /// Drawing a new key from the operating system's random number generator.
+    GenerateKey,
 }
 
 impl fmt::Display for Step {
@@ -45,6 +48,7 @@ impl fmt::Display for Step {
             Step::Verify => "cannot read",
             Step::ReadKey => "cannot read the key file",
             Step::StoreKey => "cannot store the key file",
+            Step::GenerateKey => "cannot draw a random key for",
         })
     }
 }
@@ -109,12 +113,35 @@ pub enum Error {
         /// The log file.
         path: PathBuf,
     },
-    /// A key file is not what it should be.
-    BadKeyFile {
+    /// A new key file was to be written where a file already is: key files
+    /// are never overwritten.
+    KeyFileExists {
         /// The key file.
         path: PathBuf,
-        /// What is wrong with it.
-        why: &'static str,
+    },
+    /// The file is not a key file: its first line is not a key file's header.
+    NotAKeyFile {
+        /// The file given as a key file.
+        path: PathBuf,
+        /// The key file it should have been.
+        expected: KeyFile,
+    },
+    /// The file is the other key file of a keyed chain: a seal key state
+    /// given as a verify key, or the reverse.
+    WrongKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// The key file it should have been.
+        expected: KeyFile,
+    },
+    /// A line of a key file is missing, or not in its form.
+    BadKeyLine {
+        /// The key file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: u32,
+        /// What the line must hold.
+        expected: KeyLine,
     },
     /// A keyed log and its seal key state are out of step: the key is for a
     /// record after the log's last (records lost), or the log is not the
@@ -130,7 +157,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The log file the error is about.
+    /// The file the error is about: the log, or for the key file variants
+    /// (`KeyFileExists`, `NotAKeyFile`, `WrongKeyFile`, `BadKeyLine`) the key file.
     pub fn path(&self) -> &Path {
         match self {
             Error::Locked { path }
@@ -139,7 +167,10 @@ impl Error {
             | Error::MalformedTail { path, .. }
             | Error::TailTooLong { path, .. }
             | Error::Broken { path, .. }
-            | Error::BadKeyFile { path, .. }
+            | Error::KeyFileExists { path }
+            | Error::NotAKeyFile { path, .. }
+            | Error::WrongKeyFile { path, .. }
+            | Error::BadKeyLine { path, .. }
             | Error::NeedsSealKey { path }
             | Error::KeyOutOfStep { path, .. } => path,
         }
@@ -194,7 +225,28 @@ impl fmt::Display for Error {
                 "{}: no complete record in the last {limit} bytes",
                 path.display()
             ),
-            Error::BadKeyFile { path, why } => write!(f, "{}: {why}", path.display()),
+            Error::KeyFileExists { path } => write!(
+                f,
+                "{}: a file is already there; a key file is never overwritten",
+                path.display()
+            ),
+            Error::NotAKeyFile { path, expected } => write!(
+                f,
+                "{}: not an immutable-log key file (expected {expected})",
+                path.display()
+            ),
+            Error::WrongKeyFile { path, expected } => {
+                let found = match expected {
+                    KeyFile::Verify => KeyFile::Seal,
+                    KeyFile::Seal => KeyFile::Verify,
+                };
+                write!(f, "{}: this is {found}, not {expected}", path.display())
+            }
+            Error::BadKeyLine {
+                path,
+                line,
+                expected,
+            } => write!(f, "{}: line {line}: expected `{expected}`", path.display()),
             Error::NeedsSealKey { path } => write!(
                 f,
                 "{}: the log is keyed: open it with its seal key state",

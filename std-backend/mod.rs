@@ -67,7 +67,9 @@ pub use durability::{Durability, UnknownDurability};
 pub use error::{Error, Step};
 pub use file::{LogFile, OpenOptions, Recovered};
 pub use format::{AscTime, Entry, Format, PlainFormat, SeedFormat};
-pub use keys::{create_key_pair, generate_key, read_seal_key, read_verify_key, store_seal_key};
+pub use keys::{
+    create_key_pair, generate_key, read_seal_key, read_verify_key, store_seal_key, KeyFile, KeyLine,
+};
 pub use tail::{read_checkpoint, read_head};
 pub use verify::{verify_path, verify_path_keyed, verify_reader, verify_reader_keyed};
 
