@@ -52,6 +52,20 @@ pub enum ResumeError {
         /// The log's last `seq` (`None`: no record, or one without a seq).
         log_seq: Option<u64>,
     },
+    /// A seal key was given, but the record at `offset` states its plain
+    /// digest, which a keyed chain never does: the log is not keyed.
+    NotKeyed {
+        /// The record's first byte, as an index into the tail slice.
+        offset: usize,
+    },
+    /// The seal key is not this log's: the record at `offset`, from which
+    /// the key must continue, is not the one it sealed last (its tag and
+    /// digest both differ, or it does not link to that record), or the key
+    /// does not verify the log's chain-start record.
+    ForeignKey {
+        /// The record's first byte, as an index into the tail slice.
+        offset: usize,
+    },
 }
 
 impl fmt::Display for ResumeError {
@@ -74,6 +88,10 @@ impl fmt::Display for ResumeError {
                     None => f.write_str("none"),
                 }
             }
+            ResumeError::NotKeyed { .. } => {
+                f.write_str("a seal key was given, but the log is not keyed")
+            }
+            ResumeError::ForeignKey { .. } => f.write_str("the seal key is not this log's"),
         }
     }
 }
@@ -118,7 +136,9 @@ fn resume_expecting(
 /// before storing its evolved key) catches up: the records it has not seen
 /// are found in the tail and checked with the keys it still can derive, one
 /// per record, and `key` moves past them. A key state ahead of the log (its
-/// records lost) cannot: that is [`ResumeError::KeyOutOfStep`].
+/// records lost) cannot: that is [`ResumeError::KeyOutOfStep`]. A key given
+/// for a plain log is [`ResumeError::NotKeyed`]; another keyed log's key is
+/// [`ResumeError::ForeignKey`].
 pub fn resume_keyed(
     tail: &[u8],
     whole_log: bool,
@@ -138,11 +158,22 @@ pub fn resume_keyed(
         offset: display.start,
     };
     let parsed = record::parse(display.bytes, block.bytes).map_err(bad)?;
+    if parsed.stated == parsed.digest {
+        return Err(ResumeError::NotKeyed {
+            offset: display.start,
+        });
+    }
     let next = parsed.seq.and_then(|s| s.checked_add(1));
     match next {
         Some(next) if next == key.seq() => {
             match key.last() {
                 Some(Sealed { tag, digest }) if tag == parsed.stated && digest == parsed.digest => {
+                }
+                // Neither what it states nor what it holds: another record.
+                Some(Sealed { tag, digest }) if tag != parsed.stated && digest != parsed.digest => {
+                    return Err(ResumeError::ForeignKey {
+                        offset: display.start,
+                    })
                 }
                 _ => return Err(bad(RecordFault::HashMismatch)),
             }
@@ -233,14 +264,25 @@ fn catch_up(
                 ResumeError::NeedMoreTail
             });
         }
+        let first = caught_up_from.is_none();
+        let foreign = ResumeError::ForeignKey { offset };
         let expected_prev = key.last().map_or(Hash::GENESIS, |l| l.tag);
         if parsed.prev != expected_prev {
-            return Err(bad(RecordFault::HashMismatch));
+            // The first record after the key's last does not follow it.
+            return Err(if first {
+                foreign
+            } else {
+                bad(RecordFault::HashMismatch)
+            });
         }
         let tag = key
             .tag(Some(seq), &parsed.digest)
             .map_err(|_| bad(RecordFault::HashMismatch))?;
-        parsed.check(&tag).map_err(bad)?;
+        match parsed.check(&tag) {
+            // The chain start's content is fixed: the key is not its key.
+            Err(RecordFault::HashMismatch) if parsed.chain_start => return Err(foreign),
+            checked => checked.map_err(bad)?,
+        }
         key.advance(Sealed {
             tag,
             digest: parsed.digest,

@@ -143,6 +143,24 @@ pub enum Error {
         /// What the line must hold.
         expected: KeyLine,
     },
+    /// A seal key state was given for a log that is not keyed: the record at
+    /// `line` states its plain SHA-256 digest, which a keyed chain never does.
+    LogNotKeyed {
+        /// The log file.
+        path: PathBuf,
+        /// The 1-based line where the record starts.
+        line: u64,
+    },
+    /// The seal key state is not this log's: it does not continue from the
+    /// record at `line` (not the record it sealed last, or a chain start its
+    /// key does not verify): another log's key, or the log was replaced from
+    /// that record on.
+    ForeignSealKey {
+        /// The log file.
+        path: PathBuf,
+        /// The 1-based line where the record starts.
+        line: u64,
+    },
     /// A keyed log and its seal key state are out of step: the key is for a
     /// record after the log's last (records lost), or the log is not the
     /// key's.
@@ -171,6 +189,8 @@ impl Error {
             | Error::NotAKeyFile { path, .. }
             | Error::WrongKeyFile { path, .. }
             | Error::BadKeyLine { path, .. }
+            | Error::LogNotKeyed { path, .. }
+            | Error::ForeignSealKey { path, .. }
             | Error::NeedsSealKey { path }
             | Error::KeyOutOfStep { path, .. } => path,
         }
@@ -185,6 +205,8 @@ impl Error {
                 | Error::MalformedTail { .. }
                 | Error::TailTooLong { .. }
                 | Error::KeyOutOfStep { .. }
+                | Error::LogNotKeyed { .. }
+                | Error::ForeignSealKey { .. }
         )
     }
 
@@ -247,6 +269,19 @@ impl fmt::Display for Error {
                 line,
                 expected,
             } => write!(f, "{}: line {line}: expected `{expected}`", path.display()),
+            Error::LogNotKeyed { path, line } => write!(
+                f,
+                "{}: line {line}: a seal key was given, but the log is not keyed (its \
+                 records state plain SHA-256 hashes): open it without a seal key",
+                path.display()
+            ),
+            Error::ForeignSealKey { path, line } => write!(
+                f,
+                "{}: line {line}: the seal key state is not this log's: it does not \
+                 continue from this record (another log's key, or the log was replaced \
+                 from here on); the log is not extended",
+                path.display()
+            ),
             Error::NeedsSealKey { path } => write!(
                 f,
                 "{}: the log is keyed: open it with its seal key state",

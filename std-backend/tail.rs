@@ -115,6 +115,18 @@ pub(crate) fn read_tail<R: Read + Seek>(
                     line: at_line(file, offset)?,
                 })
             }
+            Err(ResumeError::NotKeyed { offset }) => {
+                return Err(Error::LogNotKeyed {
+                    path: path.to_path_buf(),
+                    line: at_line(file, offset)?,
+                })
+            }
+            Err(ResumeError::ForeignKey { offset }) => {
+                return Err(Error::ForeignSealKey {
+                    path: path.to_path_buf(),
+                    line: at_line(file, offset)?,
+                })
+            }
             // `NeedMoreTail`, or a kind added later: read more, up to the limit.
             Err(_) if start > 0 && want < TAIL_LIMIT => want = (want * 2).min(TAIL_LIMIT),
             Err(_) => {

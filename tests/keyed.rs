@@ -308,14 +308,11 @@ fn a_key_state_behind_the_log_catches_up_by_checking_the_records() {
         .bytes(),
     );
     assert!(resume_keyed(&forged, true, &mut SealKey::new(Key::from_bytes(K0))).is_err());
-    // The wrong initial key cannot catch up.
-    assert!(matches!(
+    // The wrong initial key cannot catch up, and says it is not the log's.
+    assert_eq!(
         resume_keyed(&log, true, &mut SealKey::new(Key::from_bytes([1; 32]))),
-        Err(ResumeError::LastRecord {
-            fault: RecordFault::HashMismatch,
-            ..
-        })
-    ));
+        Err(ResumeError::ForeignKey { offset: 0 })
+    );
 }
 
 #[test]
