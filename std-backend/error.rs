@@ -4,8 +4,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::JournalFault;
-use crate::{RecordFault, SealError};
+use super::{JournalFault, KeyFile, KeyLine};
+use crate::{KeyedFault, RecordFault, SealError};
 
 /// What the handler was doing when an I/O operation failed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -31,6 +31,8 @@ pub enum Step {
     ReadKey,
     /// Writing a key file.
     StoreKey,
+    /// Drawing a new key from the operating system's random number generator.
+    GenerateKey,
 }
 
 impl fmt::Display for Step {
@@ -46,6 +48,7 @@ impl fmt::Display for Step {
             Step::Verify => "cannot read",
             Step::ReadKey => "cannot read the key file",
             Step::StoreKey => "cannot store the key file",
+            Step::GenerateKey => "cannot draw a random key for",
         })
     }
 }
@@ -111,12 +114,64 @@ pub enum Error {
         /// The log file.
         path: PathBuf,
     },
-    /// A key file is not what it should be.
-    BadKeyFile {
+    /// A new key file was to be written where a file already is: key files
+    /// are never overwritten.
+    KeyFileExists {
         /// The key file.
         path: PathBuf,
-        /// What is wrong with it.
-        why: &'static str,
+    },
+    /// The file is not a key file: its first line is not a key file's header.
+    NotAKeyFile {
+        /// The file given as a key file.
+        path: PathBuf,
+        /// The key file it should have been.
+        expected: KeyFile,
+    },
+    /// The file is the other key file of a keyed chain: a seal key state
+    /// given as a verify key, or the reverse.
+    WrongKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// The key file it should have been.
+        expected: KeyFile,
+    },
+    /// A line of a key file is missing, or not in its form.
+    BadKeyLine {
+        /// The key file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: u32,
+        /// What the line must hold.
+        expected: KeyLine,
+    },
+    /// A seal key state was given for a log that is not keyed: the record at
+    /// `line` states its plain SHA-256 digest, which a keyed chain never does.
+    LogNotKeyed {
+        /// The log file.
+        path: PathBuf,
+        /// The 1-based line where the record starts.
+        line: u64,
+    },
+    /// The seal key state is not this log's: it does not continue from the
+    /// record at `line` (not the record it sealed last, or a chain start its
+    /// key does not verify): another log's key, or the log was replaced from
+    /// that record on.
+    ForeignSealKey {
+        /// The log file.
+        path: PathBuf,
+        /// The 1-based line where the record starts.
+        line: u64,
+    },
+    /// A record of a keyed log does not continue the seal key's chain: its tag,
+    /// its `seq` or its link is wrong (named by `fault`). The log is not
+    /// extended.
+    KeyedRecord {
+        /// The log file.
+        path: PathBuf,
+        /// The 1-based line where the record starts.
+        line: u64,
+        /// What is wrong.
+        fault: KeyedFault,
     },
     /// A keyed log and its seal key state are out of step: the key is for a
     /// record after the log's last (records lost), or the log is not the
@@ -221,7 +276,13 @@ impl Error {
             | Error::MalformedTail { path, .. }
             | Error::TailTooLong { path, .. }
             | Error::Broken { path, .. }
-            | Error::BadKeyFile { path, .. }
+            | Error::KeyFileExists { path }
+            | Error::NotAKeyFile { path, .. }
+            | Error::WrongKeyFile { path, .. }
+            | Error::BadKeyLine { path, .. }
+            | Error::LogNotKeyed { path, .. }
+            | Error::ForeignSealKey { path, .. }
+            | Error::KeyedRecord { path, .. }
             | Error::NeedsSealKey { path }
             | Error::KeyOutOfStep { path, .. }
             | Error::Seal { path, .. }
@@ -235,7 +296,10 @@ impl Error {
     pub fn file(&self) -> FileKind {
         match self {
             Error::Journal { .. } | Error::BadJournal { .. } => FileKind::Journal,
-            Error::BadKeyFile { .. }
+            Error::KeyFileExists { .. }
+            | Error::NotAKeyFile { .. }
+            | Error::WrongKeyFile { .. }
+            | Error::BadKeyLine { .. }
             | Error::Io {
                 step: Step::ReadKey | Step::StoreKey,
                 ..
@@ -254,6 +318,9 @@ impl Error {
                 | Error::TailTooLong { .. }
                 | Error::KeyOutOfStep { .. }
                 | Error::Seal { .. }
+                | Error::LogNotKeyed { .. }
+                | Error::ForeignSealKey { .. }
+                | Error::KeyedRecord { .. }
         )
     }
 
@@ -302,7 +369,44 @@ impl fmt::Display for Error {
                 "{}: no complete record in the last {limit} bytes",
                 path.display()
             ),
-            Error::BadKeyFile { path, why } => write!(f, "{}: {why}", path.display()),
+            Error::KeyFileExists { path } => write!(
+                f,
+                "{}: a file is already there; a key file is never overwritten",
+                path.display()
+            ),
+            Error::NotAKeyFile { path, expected } => write!(
+                f,
+                "{}: not an immutable-log key file (expected {expected})",
+                path.display()
+            ),
+            Error::WrongKeyFile { path, expected } => {
+                let found = match expected {
+                    KeyFile::Verify => KeyFile::Seal,
+                    KeyFile::Seal => KeyFile::Verify,
+                };
+                write!(f, "{}: this is {found}, not {expected}", path.display())
+            }
+            Error::BadKeyLine {
+                path,
+                line,
+                expected,
+            } => write!(f, "{}: line {line}: expected `{expected}`", path.display()),
+            Error::LogNotKeyed { path, line } => write!(
+                f,
+                "{}: line {line}: a seal key was given, but the log is not keyed (its \
+                 records state plain SHA-256 hashes): open it without a seal key",
+                path.display()
+            ),
+            Error::ForeignSealKey { path, line } => write!(
+                f,
+                "{}: line {line}: the seal key state is not this log's: it does not \
+                 continue from this record (another log's key, or the log was replaced \
+                 from here on); the log is not extended",
+                path.display()
+            ),
+            Error::KeyedRecord { path, line, fault } => {
+                write!(f, "{}: line {line}: {fault}", path.display())
+            }
             Error::NeedsSealKey { path } => write!(
                 f,
                 "{}: the log is keyed: open it with its seal key state",

@@ -73,7 +73,9 @@ pub use error::{Error, FileKind, JournalStep, Step};
 pub use file::{LogFile, OpenOptions, Recovered};
 pub use format::{AscTime, Entry, Format, PlainFormat, SeedFormat};
 pub use journal::{JournalFault, JournalField};
-pub use keys::{create_key_pair, generate_key, read_seal_key, read_verify_key, store_seal_key};
+pub use keys::{
+    create_key_pair, generate_key, read_seal_key, read_verify_key, store_seal_key, KeyFile, KeyLine,
+};
 pub use tail::{read_checkpoint, read_head};
 pub use torn::SetAside;
 pub use verify::{verify_path, verify_path_keyed, verify_reader, verify_reader_keyed};

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use super::{Error, Step, MAX_RECORD};
 use crate::{
-    origin, peek_head, resume, resume_keyed, Checkpoint, Head, ResumeError, Resumed, SealKey,
+    origin, peek_head, resume, resume_keyed, Checkpoint, Head, KeyedFault, ResumeError, Resumed,
+    SealKey,
 };
 
 /// Bytes read from the end at first; doubled while no complete record is found.
@@ -115,9 +116,22 @@ pub(crate) fn read_tail<R: Read + Seek>(
                     line: at_line(file, offset)?,
                 })
             }
-            // `NeedMoreTail`, or a kind added later: read more, up to the limit.
-            Err(_) if start > 0 && want < TAIL_LIMIT => want = (want * 2).min(TAIL_LIMIT),
-            Err(_) => {
+            Err(ResumeError::Keyed { fault, offset }) => {
+                let path = path.to_path_buf();
+                let line = at_line(file, offset)?;
+                return Err(match fault {
+                    KeyedFault::NotKeyed => Error::LogNotKeyed { path, line },
+                    KeyedFault::WrongKey | KeyedFault::NotLastSealed | KeyedFault::PrevMismatch => {
+                        Error::ForeignSealKey { path, line }
+                    }
+                    fault => Error::KeyedRecord { path, line, fault },
+                });
+            }
+            // Read more, up to the limit.
+            Err(ResumeError::NeedMoreTail) if start > 0 && want < TAIL_LIMIT => {
+                want = (want * 2).min(TAIL_LIMIT)
+            }
+            Err(ResumeError::NeedMoreTail) => {
                 return Err(Error::TailTooLong {
                     path: path.to_path_buf(),
                     limit: size,

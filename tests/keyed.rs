@@ -259,10 +259,7 @@ fn a_keyed_writer_resumes_with_its_key_state() {
     bad[at] ^= 1;
     assert!(matches!(
         resume_keyed(&bad, true, &mut key.clone()),
-        Err(ResumeError::Keyed {
-            fault: KeyedFault::NotLastSealed,
-            ..
-        })
+        Err(ResumeError::LastRecord { .. })
     ));
     // A fresh key on an empty log starts the chain.
     let mut fresh = SealKey::new(Key::from_bytes(K0));
@@ -334,7 +331,7 @@ fn a_key_state_behind_the_log_catches_up_by_checking_the_records() {
         resume_keyed(&plain[..used], true, &mut SealKey::new(Key::from_bytes(K0))),
         Err(ResumeError::Keyed {
             fault: KeyedFault::NotKeyed,
-            offset: 0
+            ..
         })
     ));
 }

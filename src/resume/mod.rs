@@ -211,13 +211,24 @@ pub fn resume_keyed(
         offset: display.start,
     };
     let parsed = Record::parse(display.bytes, block.bytes).map_err(bad)?;
+    if parsed.hash() == parsed.digest() {
+        // A keyed record states a tag, never its plain digest.
+        return Err(keyed(KeyedFault::NotKeyed));
+    }
     let next = parsed.seq().and_then(|s| s.checked_add(1));
     match next {
         Some(next) if next == key.seq() => {
             match key.last() {
                 Some(SealedRecord { tag, digest })
                     if tag == parsed.hash() && digest == parsed.digest() => {}
-                _ => return Err(keyed(KeyedFault::NotLastSealed)),
+                // Neither what it states nor what it holds: another record.
+                Some(SealedRecord { tag, digest })
+                    if tag != parsed.hash() && digest != parsed.digest() =>
+                {
+                    return Err(keyed(KeyedFault::NotLastSealed))
+                }
+                // What it states, over other content: the record was edited.
+                _ => return Err(bad(RecordFault::HashMismatch)),
             }
             parsed.check_stated(&parsed.hash()).map_err(bad)?;
         }

@@ -1,12 +1,19 @@
 //! The `immutable-log` command: `write`, `verify`, `head`, and for keyed
 //! chains and checkpoints `keygen` and `checkpoint`.
 //!
+//! Not part of the library's API: hidden from its docs, and only [`main`] is
+//! public, for `src/bin/immutable-log.rs`. It stays inside the crate so its
+//! matches on the crate's `#[non_exhaustive]` failure kinds stay exhaustive:
+//! a new kind does not compile until `verify --json` has a name for it.
+//!
 //! | exit code | meaning |
 //! | --- | --- |
 //! | 0 | success (`verify`: the log is intact) |
-//! | 1 | integrity failure: a record changed, removed, inserted or reordered, or the log truncated below `--expect-head`; for `write` and `head`, a last record that fails its own check |
-//! | 2 | usage or I/O error: a bad argument, a missing file, a locked log |
+//! | 1 | integrity failure: a record changed, removed, inserted or reordered, or the log truncated below `--expect-head`; a file that is not a log (line 1 is not a record); for `write`, `head` and `checkpoint`, a last record that fails its own check; for `write`, a seal key out of step with the log, another log's, or given for a plain log |
+//! | 2 | usage or I/O error: a bad argument, a missing file, a locked log, a log that is not a regular file |
 //! | 3 | `verify`: torn tail (the log ends inside a record, as after a crash; every record before it is intact) |
+
+#![doc(hidden)]
 
 /// Writes `immutable-log: <message>` to stderr; a closed stderr is ignored
 /// (`eprintln!` would panic).
@@ -22,18 +29,20 @@ macro_rules! complain {
 }
 
 mod json;
+mod not_a_log;
 mod verify;
 mod write;
 
 use std::ffi::OsString;
 use std::io::{self, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use super::{create_key_pair, read_checkpoint, read_head, Durability, Error};
 use crate::{ExpectedHead, Hash, Level};
+use not_a_log::{first_record_failure, not_a_log, NotALog};
 
 /// What the process tells its caller.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -75,17 +84,27 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Append one record per line of standard input to FILE (created if
-    /// missing), continuing its chain. The line, without its LF, is the
-    /// message, formatted as `<UTC time> - <LEVEL> - <line>`.
+    /// missing; it must be a regular file), continuing its chain. The line,
+    /// without its LF, is the message, formatted as
+    /// `<UTC time> - <LEVEL> - <line>`.
+    ///
+    /// A line that is not valid UTF-8 is kept losslessly, never replaced:
+    /// its message part is `immutable-log: not UTF-8 (bytes as \xNN,
+    /// backslash as \\):`, an LF, then the line with each byte that is not
+    /// part of valid UTF-8 written `\xNN` and each backslash doubled. A line
+    /// read from standard input holds no LF, so this form is never a line's
+    /// own text. A line too long for a record is cut and marked
+    /// `"truncated":true`. Both are counted on standard error at the end.
     Write {
         /// The log file.
         file: PathBuf,
-        /// The records' level.
-        #[arg(long, value_enum, ignore_case = true, default_value_t = LevelArg::Info)]
-        level: LevelArg,
-        /// When each record reaches the file.
-        #[arg(long, value_enum, default_value_t = DurabilityArg::Flush)]
-        durability: DurabilityArg,
+        /// The records' level: trace, debug, info, warning (or warn), error
+        /// or critical, in any case.
+        #[arg(long, value_parser = parse_level, default_value = "info")]
+        level: Level,
+        /// When each record reaches the file: flush, buffered or sync.
+        #[arg(long, default_value_t = Durability::Flush)]
+        durability: Durability,
         /// A keyed, forward-secure chain sealed with this key state (from
         /// `keygen`); the file is replaced by the evolved state as records
         /// are written.
@@ -144,45 +163,11 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
-enum LevelArg {
-    Trace,
-    Debug,
-    Info,
-    #[value(alias = "warn")]
-    Warning,
-    Error,
-    Critical,
-}
-
-impl From<LevelArg> for Level {
-    fn from(level: LevelArg) -> Self {
-        match level {
-            LevelArg::Trace => Level::Trace,
-            LevelArg::Debug => Level::Debug,
-            LevelArg::Info => Level::Info,
-            LevelArg::Warning => Level::Warning,
-            LevelArg::Error => Level::Error,
-            LevelArg::Critical => Level::Critical,
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
-enum DurabilityArg {
-    Flush,
-    Buffered,
-    Sync,
-}
-
-impl From<DurabilityArg> for Durability {
-    fn from(durability: DurabilityArg) -> Self {
-        match durability {
-            DurabilityArg::Flush => Durability::Flush,
-            DurabilityArg::Buffered => Durability::Buffered,
-            DurabilityArg::Sync => Durability::Sync,
-        }
-    }
+/// Parses a level name with [`Level::from_name`].
+fn parse_level(name: &str) -> Result<Level, String> {
+    Level::from_name(name).ok_or_else(|| {
+        format!("expected trace, debug, info, warning (or warn), error or critical, got {name:?}")
+    })
 }
 
 /// Parses `SEQ:HASH` (or `SEQ HASH`, as `immutable-log head` prints it).
@@ -206,7 +191,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs the command with these arguments (the first is the program name).
-pub fn run<I, T>(args: I) -> ExitCode
+fn run<I, T>(args: I) -> ExitCode
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -225,7 +210,7 @@ where
             level,
             durability,
             seal_key,
-        } => write::run(&file, level.into(), durability.into(), seal_key.as_deref()),
+        } => write::run(&file, level, durability, seal_key.as_deref()),
         Command::Verify {
             json,
             expect_head,
@@ -269,37 +254,58 @@ fn print(text: &dyn std::fmt::Display) -> Code {
 }
 
 /// `immutable-log checkpoint FILE`.
-fn checkpoint(file: &std::path::Path) -> Code {
+fn checkpoint(file: &Path) -> Code {
     match read_checkpoint(file) {
         // The checkpoint's own text ends with LF.
         Ok(Some(cp)) => print(&cp.to_string().trim_end()),
-        Ok(None) => {
-            complain!(
-                "{}: no checkpoint: the log holds no record, or its records carry no seq",
-                file.display()
-            );
-            Code::Usage
-        }
-        Err(e) => {
-            complain!("{e}");
-            code_of(&e)
-        }
+        Ok(None) => no_result(
+            file,
+            "no checkpoint: the log holds no record, or its records carry no seq",
+        ),
+        Err(e) => failed(file, &e),
     }
 }
 
 /// `immutable-log head FILE`.
-fn head(file: &std::path::Path) -> Code {
+fn head(file: &Path) -> Code {
     match read_head(file) {
         Ok(Some(head)) => print(&head),
-        Ok(None) => {
-            complain!("{}: the log holds no record", file.display());
+        Ok(None) => no_result(file, "the log holds no record"),
+        Err(e) => failed(file, &e),
+    }
+}
+
+/// `head` and `checkpoint` found nothing to print: a usage error (2),
+/// unless the first record fails (1), as in a file that is not a log.
+fn no_result(file: &Path, why: &str) -> Code {
+    match first_record_failure(file) {
+        Ok(Some(failure)) => {
+            complain!("{}: {failure}", file.display());
+            if not_a_log(&failure) {
+                complain!("{}: {NotALog}", file.display());
+            }
+            Code::Integrity
+        }
+        // The file was read a moment ago; a failure now changes nothing.
+        Ok(None) | Err(_) => {
+            complain!("{}: {why}", file.display());
             Code::Usage
         }
-        Err(e) => {
-            complain!("{e}");
-            code_of(&e)
+    }
+}
+
+/// `head` and `checkpoint` failed: the error, and whether the file is a log
+/// at all.
+fn failed(file: &Path, error: &Error) -> Code {
+    complain!("{error}");
+    if error.is_integrity() {
+        if let Ok(Some(failure)) = first_record_failure(file) {
+            if not_a_log(&failure) {
+                complain!("{}: {NotALog}", file.display());
+            }
         }
     }
+    code_of(error)
 }
 
 #[cfg(test)]

@@ -1,10 +1,16 @@
-//! `immutable-log write`: one record per line of standard input.
+//! `immutable-log write`: one record per line of standard input, every byte
+//! kept: a line that is not UTF-8 is written losslessly escaped (never
+//! replaced), and lines cut to fit a record are counted and reported.
 
+use std::fmt::{self, Write as _};
+use std::fs;
 use std::io::{self, BufRead};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::{code_of, Code};
-use crate::std_backend::{Durability, LogFile, RECORD_CAPACITY};
+use crate::std_backend::{Durability, Entry, Format, LogFile, SeedFormat, RECORD_CAPACITY};
 use crate::{message_capacity, Level};
 
 /// Bytes of a line kept: one more than a message can hold, so a longer line
@@ -12,14 +18,35 @@ use crate::{message_capacity, Level};
 /// of any length (50 MB without an LF) costs bounded memory.
 const LINE_LIMIT: usize = message_capacity(RECORD_CAPACITY) + 1;
 
+/// What begins the message part of a line that is not UTF-8; an LF and the
+/// escaped line follow. A line never holds an LF, so no line reads like this.
+pub(super) const NOT_UTF8: &str = "immutable-log: not UTF-8 (bytes as \\xNN, backslash as \\\\):";
+
+/// Line numbers of lines that were not UTF-8 named at the end, at most.
+const NAMED_LINES: usize = 10;
+
 pub(super) fn run(
     file: &Path,
     level: Level,
     durability: Durability,
     seal_key: Option<&Path>,
 ) -> Code {
+    if let Ok(meta) = fs::metadata(file) {
+        if !meta.is_file() {
+            complain!(
+                "{}: not a regular file ({}): a log must be a regular file, or the \
+                 records would not be kept",
+                file.display(),
+                file_kind(&meta)
+            );
+            return Code::Usage;
+        }
+    }
+    let cut = Arc::new(AtomicU64::new(0));
     let mut options = LogFile::options();
-    options.durability(durability);
+    options.durability(durability).format(CountCuts {
+        cut: Arc::clone(&cut),
+    });
     if let Some(seal_key) = seal_key {
         options.seal_key(seal_key);
     }
@@ -38,40 +65,201 @@ pub(super) fn run(
             recovered.offset
         );
     }
-    let mut input = io::stdin().lock();
-    let mut line = Vec::new();
-    loop {
-        match read_line(&mut input, &mut line, LINE_LIMIT) {
-            Ok(true) => {
-                let text = String::from_utf8_lossy(&line);
-                if let Err(e) = log.append(level, format_args!("{text}")) {
-                    complain!("{e}");
-                    return code_of(&e);
-                }
-            }
-            Ok(false) => break,
-            Err(e) => {
-                complain!("cannot read standard input: {e}");
-                // What was read so far is in the log; report the read error.
-                let _ = log.close();
-                return Code::Usage;
-            }
-        }
-    }
-    match log.close() {
-        Ok(()) => Code::Success,
-        Err(e) => {
+    let mut tally = Tally::default();
+    let code = append_lines(&log, level, &mut io::stdin().lock(), &mut tally);
+    // What was read so far is in the log, whatever stopped the loop.
+    let code = match (log.close(), code) {
+        (Ok(()), code) => code,
+        (Err(e), Code::Success) => {
             complain!("{e}");
             code_of(&e)
+        }
+        (Err(_), code) => code,
+    };
+    tally.report(file, cut.load(Ordering::Relaxed));
+    code
+}
+
+/// Appends one record per line of `input`.
+fn append_lines(log: &LogFile, level: Level, input: &mut impl BufRead, tally: &mut Tally) -> Code {
+    let mut line = Vec::new();
+    let mut escaped = String::new();
+    loop {
+        let overflowed = match read_line(input, &mut line, LINE_LIMIT) {
+            Ok(Some(overflowed)) => overflowed,
+            Ok(None) => return Code::Success,
+            Err(e) => {
+                complain!("cannot read standard input: {e}");
+                return Code::Usage;
+            }
+        };
+        tally.lines += 1;
+        if overflowed {
+            drop_cut_character(&mut line);
+        }
+        let appended = match std::str::from_utf8(&line) {
+            Ok(text) => log.append(level, format_args!("{text}")),
+            Err(_) => {
+                tally.not_utf8(tally.lines);
+                escape_bytes(&line, &mut escaped);
+                log.append(level, format_args!("{NOT_UTF8}\n{escaped}"))
+            }
+        };
+        if let Err(e) = appended {
+            complain!("{e}");
+            return code_of(&e);
         }
     }
 }
 
+/// What `write` tells at the end besides errors.
+#[derive(Default, Debug)]
+struct Tally {
+    /// Lines read.
+    lines: u64,
+    /// Lines that were not UTF-8.
+    not_utf8: u64,
+    /// The first of them, by line number.
+    named: Vec<u64>,
+}
+
+impl Tally {
+    fn not_utf8(&mut self, line: u64) {
+        self.not_utf8 += 1;
+        if self.named.len() < NAMED_LINES {
+            self.named.push(line);
+        }
+    }
+
+    fn report(&self, file: &Path, cut: u64) {
+        if self.not_utf8 > 0 {
+            let mut named = String::new();
+            for (i, line) in self.named.iter().enumerate() {
+                let _ = write!(named, "{}{line}", if i == 0 { "" } else { ", " });
+            }
+            if self.not_utf8 > self.named.len() as u64 {
+                named.push_str(", ...");
+            }
+            complain!(
+                "{}: {} not UTF-8 ({} {named}), kept with \\xNN escapes after an \
+                 `{NOT_UTF8}` line",
+                file.display(),
+                lines(self.not_utf8),
+                if self.not_utf8 == 1 { "line" } else { "lines" }
+            );
+        }
+        if cut > 0 {
+            complain!(
+                "{}: {} too long for a record, cut to fit (marked \"truncated\":true)",
+                file.display(),
+                lines(cut)
+            );
+        }
+    }
+}
+
+/// `1 line was`, `2 lines were`.
+fn lines(n: u64) -> String {
+    if n == 1 {
+        "1 line was".to_string()
+    } else {
+        format!("{n} lines were")
+    }
+}
+
+/// The seed's format, counting the messages that were cut to fit a record:
+/// the record's message writer stops a format that does not fit with
+/// `fmt::Error`, and marks the record `"truncated":true`.
+struct CountCuts {
+    cut: Arc<AtomicU64>,
+}
+
+impl Format for CountCuts {
+    fn format(&self, out: &mut fmt::Formatter<'_>, entry: &Entry<'_>) -> fmt::Result {
+        let written = SeedFormat.format(out, entry);
+        if written.is_err() {
+            self.cut.fetch_add(1, Ordering::Relaxed);
+        }
+        written
+    }
+}
+
+/// Writes `bytes` into `out` losslessly: valid UTF-8 as it is, except each
+/// backslash doubled; each byte that is not part of valid UTF-8 as `\xNN`.
+fn escape_bytes(bytes: &[u8], out: &mut String) {
+    out.clear();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+}
+
+/// Drops a character cut in two by the line limit (the end of a line that
+/// was cut), so that a valid line does not read as invalid UTF-8.
+fn drop_cut_character(line: &mut Vec<u8>) {
+    let len = line.len();
+    // The last byte that is not a continuation byte: a character's start.
+    let Some(start) = (len.saturating_sub(4)..len)
+        .rev()
+        .find(|&i| line.get(i).is_some_and(|&b| b & 0xc0 != 0x80))
+    else {
+        return;
+    };
+    let needs = match line.get(start) {
+        Some(&b) if b >= 0xf0 => 4,
+        Some(&b) if b >= 0xe0 => 3,
+        Some(&b) if b >= 0xc0 => 2,
+        _ => 1,
+    };
+    if start + needs > len {
+        line.truncate(start);
+    }
+}
+
+/// What a path that is not a regular file is, for the message.
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "not a file"
+}
+
 /// Reads the next line into `line`, without its LF, keeping at most `limit`
-/// bytes of it and skipping the rest. False at the end of the input.
-fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
+/// bytes of it and skipping the rest. `None` at the end of the input;
+/// otherwise whether the line was longer than `limit`.
+fn read_line(
+    input: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Option<bool>> {
     line.clear();
     let mut any = false;
+    let mut overflowed = false;
     loop {
         let buf = match input.fill_buf() {
             Ok(buf) => buf,
@@ -79,16 +267,17 @@ fn read_line(input: &mut impl BufRead, line: &mut Vec<u8>, limit: usize) -> io::
             Err(e) => return Err(e),
         };
         if buf.is_empty() {
-            return Ok(any);
+            return Ok(any.then_some(overflowed));
         }
         any = true;
         let lf = buf.iter().position(|&b| b == b'\n');
         let take = lf.unwrap_or(buf.len());
         let room = limit.saturating_sub(line.len());
+        overflowed |= take > room;
         line.extend_from_slice(buf.get(..take.min(room)).unwrap_or_default());
         input.consume(take + usize::from(lf.is_some()));
         if lf.is_some() {
-            return Ok(true);
+            return Ok(Some(overflowed));
         }
     }
 }
@@ -102,9 +291,69 @@ mod tests {
         let mut input = io::BufReader::with_capacity(4, &b"ab\n\nlong line\nlast"[..]);
         let mut line = Vec::new();
         let mut lines = Vec::new();
-        while read_line(&mut input, &mut line, 6).unwrap() {
-            lines.push(String::from_utf8(line.clone()).unwrap());
+        while let Some(overflowed) = read_line(&mut input, &mut line, 6).unwrap() {
+            lines.push((String::from_utf8(line.clone()).unwrap(), overflowed));
         }
-        assert_eq!(lines, ["ab", "", "long l", "last"]);
+        let expected = [
+            ("ab", false),
+            ("", false),
+            ("long l", true),
+            ("last", false),
+        ];
+        assert_eq!(lines, expected.map(|(l, o)| (l.to_string(), o)).to_vec());
+    }
+
+    /// The decoding the README describes.
+    fn unescape(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut bytes = text.bytes();
+        while let Some(b) = bytes.next() {
+            if b != b'\\' {
+                out.push(b);
+                continue;
+            }
+            match bytes.next() {
+                Some(b'\\') => out.push(b'\\'),
+                Some(b'x') => {
+                    let hex = [bytes.next().unwrap(), bytes.next().unwrap()];
+                    let hex = std::str::from_utf8(&hex).unwrap();
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                }
+                other => panic!("not an escape: {other:?}"),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bytes_are_escaped_losslessly() {
+        let mut out = String::new();
+        escape_bytes(b"caf\xe9 \\x41 \xc3\xa9\xff", &mut out);
+        assert_eq!(out, "caf\\xe9 \\\\x41 \u{e9}\\xff");
+        assert_eq!(unescape(&out), b"caf\xe9 \\x41 \xc3\xa9\xff");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_round_trip(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let mut out = String::new();
+            escape_bytes(&bytes, &mut out);
+            proptest::prop_assert_eq!(unescape(&out), bytes);
+        }
+    }
+
+    #[test]
+    fn a_character_cut_by_the_limit_is_dropped_a_whole_one_kept() {
+        for (bytes, kept) in [
+            (&b"ab\xe2\x82"[..], &b"ab"[..]),
+            (b"ab\xe2\x82\xac", b"ab\xe2\x82\xac"),
+            (b"ab\xf0", b"ab"),
+            (b"abc", b"abc"),
+            (b"", b""),
+        ] {
+            let mut line = bytes.to_vec();
+            drop_cut_character(&mut line);
+            assert_eq!(line, kept);
+        }
     }
 }
