@@ -271,6 +271,28 @@ pub(crate) fn split_display_line(line: &[u8]) -> Option<(Hash, &[u8], Hash)> {
     Some((Hash::from_hex(prev)?, display, Hash::from_hex(hash)?))
 }
 
+/// Bytes a crash may leave garbled at the end of a torn record: a
+/// half-programmed flash word (8 bytes at most).
+const GARBLED_END: usize = 8;
+
+/// True when `partial` (bytes with no LF, at the very start of a log) can be
+/// the start of a record cut off by a crash: a display line's first bytes
+/// (64 lowercase hex digits, then `|`), but for the last few, which a cut may
+/// have garbled. Anything else is not a log at all (or its start was
+/// overwritten), and is no torn tail.
+pub(crate) fn could_start_record(partial: &[u8]) -> bool {
+    let checked = partial.get(..partial.len().saturating_sub(GARBLED_END));
+    checked
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| match i {
+            0..=63 => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+            64 => b == b'|',
+            _ => true,
+        })
+}
+
 /// The records of a log held in memory, front to back: see [`records`].
 #[derive(Clone, Debug)]
 pub struct Records<'a> {

@@ -326,7 +326,12 @@ impl<'b> Verifier<'b> {
             // instead of it, any bytes without an LF are what a crash leaves.
             let partial = self.buf.get(..self.len).unwrap_or_default();
             let line1 = self.line1_end.and_then(|end| partial.get(..end));
-            if line1.is_some_and(|l| record::split_display_line(l).is_none()) {
+            let not_a_start = match line1 {
+                Some(l) => record::split_display_line(l).is_none(),
+                // A log with no record yet, whose bytes are no record's start.
+                None => state.offset == 0 && !record::could_start_record(partial),
+            };
+            if not_a_start {
                 // Not the start of the next record: not what a crash leaves.
                 let kind = FailureKind::Record(RecordFault::MalformedDisplayLine);
                 let failure = state.fail(state.lines + 1, kind);

@@ -338,3 +338,42 @@ proptest! {
         agrees_with_serde_json(&block);
     }
 }
+
+#[test]
+fn bytes_that_start_no_record_are_not_a_torn_tail() {
+    // A gzip file has no LF to end a line in its first bytes: it once read
+    // as a log torn before its first record (exit 3), not as "not a log".
+    let gzip = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage without a line end";
+    let v = verify(gzip);
+    assert!(
+        matches!(
+            v,
+            Verdict::Failed(
+                _,
+                Failure {
+                    line: 1,
+                    kind: FailureKind::Record(RecordFault::MalformedDisplayLine),
+                    ..
+                }
+            )
+        ),
+        "{v:?}"
+    );
+    assert!(matches!(
+        resume(gzip, true),
+        Err(ResumeError::MalformedTail { offset: 0 })
+    ));
+    // A record cut off at every byte, its last bytes garbled as a cut flash
+    // word leaves them, is still a torn tail.
+    let (log, _) = log_of(&["first"]);
+    for cut in 1..log.len() {
+        let mut torn = log[..cut].to_vec();
+        if torn.contains(&b'\n') {
+            break;
+        }
+        let at = torn.len().saturating_sub(8);
+        torn[at..].fill(0xff);
+        assert!(matches!(verify(&torn), Verdict::Torn(..)), "cut at {cut}");
+        assert!(resume(&torn, true).is_ok(), "cut at {cut}");
+    }
+}

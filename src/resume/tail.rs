@@ -21,6 +21,10 @@ pub(crate) fn last_record(
     let mut lines = LinesBack::new(tail, whole_log);
     // The last LF-terminated line, skipping an unterminated remainder.
     let Some(mut last) = lines.next() else {
+        if whole_log && !record::could_start_record(tail) {
+            // Not a record cut off, but no log at all (as the verifier says).
+            return Err(ResumeError::MalformedTail { offset: 0 });
+        }
         return start_of_log();
     };
     if !last.bytes.starts_with(BLOCK_PREFIX) {
