@@ -1,4 +1,6 @@
 //! What can go wrong with a log file, and where.
+//!
+//! (One job, long for its many variants and their messages: one enum, its `Display`, and where each error points.)
 
 use std::fmt;
 use std::io;
