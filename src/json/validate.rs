@@ -316,8 +316,14 @@ pub(crate) fn number(json: &[u8], at: usize) -> Result<(usize, Kind), JsonFault>
         (1.., Some(b'0')) if int > 1 => return Err(bad),
         _ => {}
     }
+    // `-0` is an integer to Python, a float to serde_json: neither, here.
+    let negative_zero = json.get(at..i + int) == Some(b"-0");
     i += int;
-    let mut kind = Kind::Integer;
+    let mut kind = if negative_zero {
+        Kind::Number
+    } else {
+        Kind::Integer
+    };
     if json.get(i) == Some(&b'.') {
         let frac = digits(i + 1);
         if frac == 0 {
