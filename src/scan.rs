@@ -1,7 +1,8 @@
-//! Byte searches a word (8 bytes) at a time, in safe code.
-//!
-//! Hand-written for the searches `memchr` has no form for (a byte range: the
-//! control characters); each mask below has the high bit set in the bytes
+//! Byte searches. A line end is `memchr`'s (SIMD on hosts; measured: the
+//! same verify time as the hand-written search on a 465 MB log, 2.7% fewer
+//! instructions under callgrind). The searches `memchr` has no form for (a
+//! byte range: the control characters) are written by hand, a word (8 bytes)
+//! at a time in safe code; each mask below has the high bit set in the bytes
 //! that match. Borrows can also mark bytes *above* a true match, never below
 //! one, so the lowest mark is always exact.
 
@@ -48,8 +49,9 @@ fn find_by_words(
 }
 
 /// The index of the first LF in `bytes`.
+#[inline]
 pub(crate) fn find_lf(bytes: &[u8]) -> Option<usize> {
-    find_by_words(bytes, |w| bytes_equal(w, b'\n'), |b| b == b'\n')
+    memchr::memchr(b'\n', bytes)
 }
 
 /// The index of the first byte the JSON string escaping changes.
