@@ -36,23 +36,22 @@ impl<'a> Iterator for DisplayRuns<'a> {
                     Some(b'"') => (b"\"", 2),
                     Some(b'\\') => (b"\\", 2),
                     Some(b't') => (b"\t", 2),
-                    Some(b'u') => {
-                        let end = rest.len().min(6);
-                        self.rest = &rest[end..];
-                        return Some(&rest[..end]);
-                    }
-                    _ => {
-                        let end = rest.len().min(2);
-                        self.rest = &rest[end..];
-                        return Some(&rest[..end]);
+                    // Other escapes stand as they are: `\uXXXX`, or `\n` and
+                    // its kind.
+                    other => {
+                        let end = rest.len().min(if other == Some(&b'u') { 6 } else { 2 });
+                        let (run, after) = rest.split_at_checked(end)?;
+                        self.rest = after;
+                        return Some(run);
                     }
                 };
-                self.rest = &rest[tail..];
+                self.rest = rest.get(tail..)?;
                 Some(run)
             }
             Some(p) => {
-                self.rest = &rest[p..];
-                Some(&rest[..p])
+                let (run, after) = rest.split_at_checked(p)?;
+                self.rest = after;
+                Some(run)
             }
             None => {
                 self.rest = &[];
@@ -88,7 +87,7 @@ pub(crate) fn display_matches(raw: &[u8], display: &[u8]) -> Result<bool, JsonFa
         if b != b'\\' {
             // A raw byte: control bytes are escaped in display, others stand.
             let ok = match control_escape(b) {
-                Some((e, len)) => expect(&e[..len]),
+                Some((e, len)) => expect(e.get(..len).unwrap_or_default()),
                 None => expect(&[b]),
             };
             if !ok {
@@ -101,7 +100,7 @@ pub(crate) fn display_matches(raw: &[u8], display: &[u8]) -> Result<bool, JsonFa
         i += used;
         let ok = match u8::try_from(u32::from(c)) {
             Ok(byte) if byte < 0x80 => match control_escape(byte) {
-                Some((e, len)) => expect(&e[..len]),
+                Some((e, len)) => expect(e.get(..len).unwrap_or_default()),
                 None => expect(&[byte]),
             },
             _ => {

@@ -160,7 +160,9 @@ fn write_record<W: embedded_io::Write>(
     let mut first = [b'|'; 65];
     // The block already holds `prev` in hex (close_block wrote it): copy it.
     match json.get(body.len..).and_then(|t| t.strip_prefix(PREV_KEY)) {
-        Some(tail) if tail.len() >= 64 => first[..64].copy_from_slice(&tail[..64]),
+        Some(tail) if tail.len() >= 64 => {
+            first[..64].copy_from_slice(tail.get(..64).unwrap_or(&[0; 64]))
+        }
         _ => first[..64].copy_from_slice(&prev.to_hex()),
     }
     debug_assert_eq!(first[..64], prev.to_hex());

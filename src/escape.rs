@@ -12,7 +12,7 @@
 //! Written by hand, not with serde-json-core: it escapes while `core::fmt`
 //! formats, in place, cut at a character boundary when the buffer is full.
 
-use crate::hash::HEX;
+use crate::hash::hex_digit;
 use crate::scan::find_json_escape;
 use core::fmt;
 use heapless::Vec;
@@ -26,14 +26,7 @@ pub(crate) fn control_escape(c: u8) -> Option<([u8; 6], usize)> {
         0x08 => b'b',
         0x0c => b'f',
         0x00..=0x1f | 0x7f if c != b'\t' => {
-            let e = [
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(c >> 4)],
-                HEX[usize::from(c & 0xf)],
-            ];
+            let e = [b'\\', b'u', b'0', b'0', hex_digit(c >> 4), hex_digit(c)];
             return Some((e, 6));
         }
         _ => return None,
@@ -190,16 +183,16 @@ impl<'a, const N: usize> JsonStringWriter<'a, N> {
                     while !s.is_char_boundary(cut) {
                         cut -= 1;
                     }
-                    self.push(&bytes[start..cut])?;
+                    self.push(bytes.get(start..cut).unwrap_or_default())?;
                     self.truncated = true;
                     return Err(fmt::Error);
                 }
-                self.push(&bytes[start..run_end])?;
+                self.push(bytes.get(start..run_end).unwrap_or_default())?;
             }
             let Some(&b) = bytes.get(run_end) else { break };
             self.escaped = true;
             match json_escape(b) {
-                Some((e, len)) => self.push(&e[..len])?,
+                Some((e, len)) => self.push(e.get(..len).unwrap_or_default())?,
                 None => self.push(&[b])?,
             }
             start = run_end + 1;

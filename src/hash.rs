@@ -15,7 +15,13 @@ pub struct Hash([u8; 32]);
 pub(crate) type HexHash = [u8; 64];
 
 /// Lowercase hex digits: how hashes and `\u00XX` escapes are spelled.
-pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The lowercase hex digit of the low four bits of `n`.
+#[inline(always)]
+pub(crate) fn hex_digit(n: u8) -> u8 {
+    HEX.get(usize::from(n & 0x0f)).copied().unwrap_or(b'0')
+}
 
 impl Hash {
     /// The `prev_hash` of the first record of a chain: 64 × `0`.
@@ -34,9 +40,11 @@ impl Hash {
     /// The hash as the log writes it: 64 lowercase hex digits.
     pub fn to_hex(&self) -> HexHash {
         let mut out = [0u8; 64];
-        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0.iter()) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0x0f)];
+        for (pair, &byte) in out.chunks_exact_mut(2).zip(self.0.iter()) {
+            if let [hi, lo] = pair {
+                *hi = hex_digit(byte >> 4);
+                *lo = hex_digit(byte);
+            }
         }
         out
     }
@@ -53,7 +61,7 @@ impl Hash {
         let mut bad = 0u8;
         for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
             let (hi, lo) = match pair {
-                [hi, lo] => (HEX_VALUE[usize::from(*hi)], HEX_VALUE[usize::from(*lo)]),
+                [hi, lo] => (hex_value(*hi), hex_value(*lo)),
                 _ => (INVALID, INVALID),
             };
             bad |= hi | lo;
@@ -66,7 +74,15 @@ impl Hash {
 /// A digit's value in [`HEX_VALUE`] when the byte is not a lowercase hex digit.
 const INVALID: u8 = 0xf0;
 
+/// The value of `b` as a lowercase hex digit, or [`INVALID`].
+#[inline(always)]
+fn hex_value(b: u8) -> u8 {
+    HEX_VALUE.get(usize::from(b)).copied().unwrap_or(INVALID)
+}
+
 /// The value of each byte as a lowercase hex digit, or [`INVALID`].
+// Indexing in a constant's initializer: a bad index fails the build.
+#[allow(clippy::indexing_slicing)]
 const HEX_VALUE: [u8; 256] = {
     let mut table = [INVALID; 256];
     let mut i = 0;

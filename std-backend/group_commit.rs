@@ -144,7 +144,12 @@ impl GroupCommit {
 
     /// The condition variable the appenders covered by sync `generation` wait on.
     fn cv(&self, generation: u64) -> &Condvar {
-        &self.done[usize::from(generation % 2 == 1)]
+        let [even, odd] = &self.done;
+        if generation % 2 == 1 {
+            odd
+        } else {
+            even
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, SyncState> {
