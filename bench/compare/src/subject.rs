@@ -1,0 +1,101 @@
+//! immutable-log itself: appends through `LogFile` (plain or keyed) in the
+//! default seed-compatible format, and `verify_path`.
+
+use std::path::Path;
+
+use immutable_log::std_backend::{create_key_pair, verify_path, Durability, LogFile};
+use immutable_log::{Level, Options, Verdict};
+
+use crate::common::{expect_lines, on_threads, size, timed, Measured, Res};
+use crate::message;
+
+/// `threads` threads append `per_thread` records each to a new log in `dir`,
+/// with `durability`, keyed (a fresh key pair in `dir`) or not. Timed until
+/// every record is handed to the OS (or on disk for `sync`).
+pub fn append(
+    dir: &Path,
+    threads: usize,
+    per_thread: usize,
+    durability: Durability,
+    keyed: bool,
+) -> Res<Measured> {
+    let path = dir.join("immutable.log");
+    let mut options = LogFile::options();
+    options.durability(durability);
+    if keyed {
+        let (verify, seal) = (dir.join("verify.key"), dir.join("seal.key"));
+        create_key_pair(&verify, &seal)?;
+        options.seal_key(seal);
+    }
+    let log = options.open(&path)?;
+    let secs = timed(|| {
+        on_threads(threads, |t| {
+            for i in 0..per_thread {
+                log.append(Level::Info, message!(t, i))
+                    .map_err(std::io::Error::other)?;
+            }
+            Ok(())
+        })?;
+        log.flush()?;
+        Ok(())
+    })?;
+    log.close()?;
+    let records = (threads * per_thread) as u64;
+    // Two lines a record; a keyed log starts with its chain-start record.
+    expect_lines(&path, 2 * (records + u64::from(keyed)))?;
+    Ok(Measured {
+        secs,
+        bytes: size(&path)?,
+        records,
+    })
+}
+
+/// Writes the log that [`verify`] reads: `records` records, one thread,
+/// buffered.
+pub fn prepare_verify(path: &Path, records: usize) -> Res<()> {
+    let log = LogFile::options()
+        .durability(Durability::Buffered)
+        .open(path)?;
+    for i in 0..records {
+        log.append(Level::Info, message!(0, i))?;
+    }
+    log.close()?;
+    Ok(())
+}
+
+/// Verifies the log at `path` with `verify_path` (one core), which must hold
+/// `records` intact records.
+pub fn verify(path: &Path, records: u64) -> Res<Measured> {
+    let mut verdict = None;
+    let secs = timed(|| {
+        verdict = Some(verify_path(path, Options::default())?);
+        Ok(())
+    })?;
+    match verdict {
+        Some(Verdict::Intact(report)) if report.records == records => Ok(Measured {
+            secs,
+            bytes: size(path)?,
+            records,
+        }),
+        other => Err(format!(
+            "{}: not intact with {records} records: {other:?}",
+            path.display()
+        )
+        .into()),
+    }
+}
+
+/// The size of one record as `LogFile` writes it with these messages: the
+/// mean over a short log in `dir` (for the limits' record-sized buffers).
+pub fn record_len(dir: &Path) -> Res<usize> {
+    const PROBE: usize = 100;
+    let path = dir.join("probe.log");
+    let log = LogFile::open(&path)?;
+    for i in 0..PROBE {
+        log.append(Level::Info, message!(0, 1_000_000 + i))?;
+    }
+    log.close()?;
+    let len = size(&path)? as usize / PROBE;
+    std::fs::remove_file(&path)?;
+    Ok(len)
+}
