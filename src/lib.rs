@@ -18,7 +18,8 @@
 //! | `draft` | building a record: format once, close under the head, write ([`Draft`]) |
 //! | `seal` | what a record states: its digest, or a keyed tag ([`SealKey`]) |
 //! | `writer` | a chain's head and sink, without a lock ([`Writer`]) |
-//! | `chain` | a `static`-able chain behind a spin lock ([`Chain`]) |
+//! | `chain` | a `static`-able chain, never waiting on bare metal ([`Chain`]) |
+//! | `interrupt` | whether the caller is an interrupt handler ([`in_interrupt`]) |
 //! | `json` | reading `block_json`: the strict validator, the fast reader, unescaping ([`JsonFault`]) |
 //! | `record` | reading one record: the [`Record`] view, [`records()`] |
 //! | `scan` | byte searches a word at a time |
@@ -40,6 +41,7 @@ mod draft;
 mod escape;
 mod hash;
 mod head;
+mod interrupt;
 mod json;
 mod level;
 #[cfg(feature = "log")]
@@ -55,12 +57,13 @@ mod verdict;
 mod verify;
 mod writer;
 
-pub use chain::{AppendError, Chain};
+pub use chain::{AppendError, Chain, FlushError};
 pub use checkpoint::{origin, Checkpoint, CheckpointError, Checkpointer, Origin};
 pub use clock::{Clock, NoClock, Timestamp};
 pub use draft::{message_capacity, Draft, MIN_CAPACITY};
 pub use hash::{BlockHasher, Hash};
 pub use head::{ExpectedHead, Head};
+pub use interrupt::in_interrupt;
 pub use json::{JsonFault, JsonFaultKind, Unescaped, MAX_DEPTH, MAX_KEYS};
 pub use level::Level;
 #[cfg(feature = "log")]

@@ -19,10 +19,12 @@ impl From<log::Level> for Level {
 
 /// A `log::Log` over a `static` [`Chain`], for `log::set_logger`.
 ///
-/// `in_interrupt` tells whether the caller runs in an interrupt handler; there
-/// the logger uses [`Chain::try_append`], which never waits (a busy chain
-/// counts the record as unlogged), elsewhere [`Chain::append`]. On Cortex-M,
-/// pass a function that reads the active vector (IPSR); on a host,
+/// In an interrupt handler the logger uses [`Chain::try_append`], which never
+/// waits (a busy chain counts the record as unlogged), elsewhere
+/// [`Chain::append`] (which never waits on bare metal either, so a wrong
+/// answer costs no deadlock). [`Logger::auto`] asks the hardware
+/// ([`in_interrupt`](crate::in_interrupt): IPSR on Cortex-M, `mstatus` on
+/// RISC-V); [`Logger::new`] takes a detector of your own; on a host,
 /// [`Logger::blocking`].
 ///
 /// `log::Log` cannot return errors: a record the sink failed to take is
@@ -45,8 +47,14 @@ impl<W, C, const N: usize, S> Logger<W, C, N, S> {
         }
     }
 
-    /// A logger that always waits for the chain: for hosts and for firmware
-    /// that never logs from an interrupt handler.
+    /// A logger that asks the hardware whether the caller is an interrupt
+    /// handler ([`in_interrupt`](crate::in_interrupt)): no detector to write.
+    pub const fn auto(chain: &'static Chain<W, C, N, S>) -> Self {
+        Self::new(chain, crate::interrupt::in_interrupt)
+    }
+
+    /// A logger that always uses [`Chain::append`]: for hosts and for
+    /// firmware that never logs from an interrupt handler.
     pub const fn blocking(chain: &'static Chain<W, C, N, S>) -> Self {
         Self::new(chain, never)
     }
