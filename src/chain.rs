@@ -109,7 +109,10 @@ struct Shared<W, S> {
 ///
 /// An interrupt that logs while `main` writes a record to a slow sink loses
 /// its record here. To lose none, and to keep sink I/O out of every append,
-/// use a queue of whole records drained by the application instead.
+/// use a queue of whole records drained by the application instead
+/// ([`Queue`](crate::Queue) with [`QueuedChain`](crate::QueuedChain), or
+/// the compact encoding's chain). `Chain` stays for sinks written directly
+/// (a file, flash behind `embedded_io`, a test buffer).
 ///
 /// `N` bounds a whole `block_json`; see [`message_capacity`](crate::message_capacity)
 /// for the message room it leaves. It must be at least

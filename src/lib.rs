@@ -20,6 +20,8 @@
 //! | `writer` | a chain's head and sink, without a lock ([`Writer`]) |
 //! | `chain` | a `static`-able chain, never waiting on bare metal ([`Chain`]) |
 //! | `interrupt` | whether the caller is an interrupt handler ([`in_interrupt`]) |
+//! | `queue` | a `static` queue of whole framed records, drained by the application ([`Queue`]) |
+//! | `queued` | the text chain over a queue: short critical sections, no sink I/O ([`QueuedChain`]) |
 //! | `json` | reading `block_json`: the strict validator, the fast reader, unescaping ([`JsonFault`]) |
 //! | `record` | reading one record: the [`Record`] view, [`records()`] |
 //! | `scan` | byte searches a word at a time |
@@ -47,6 +49,8 @@ mod level;
 #[cfg(feature = "log")]
 mod log_facade;
 pub mod merkle;
+mod queue;
+mod queued;
 mod record;
 mod recovery;
 mod resume;
@@ -67,7 +71,9 @@ pub use interrupt::in_interrupt;
 pub use json::{JsonFault, JsonFaultKind, Unescaped, MAX_DEPTH, MAX_KEYS};
 pub use level::Level;
 #[cfg(feature = "log")]
-pub use log_facade::Logger;
+pub use log_facade::{Enqueue, Logger, QueueLogger};
+pub use queue::{DrainError, Queue, MAX_IN_FLIGHT};
+pub use queued::{EnqueueError, QueuedChain};
 pub use record::{records, ReadFault, Record, RecordFault, Records};
 pub use resume::{peek_head, resume, resume_keyed, KeyedFault, ResumeError, Resumed};
 pub use seal::{Key, Plain, Seal, SealError, SealKey, SealedRecord, VerifyKey};

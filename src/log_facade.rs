@@ -1,8 +1,11 @@
 //! The `log` facade over a [`Chain`]: `log::info!` and friends write records.
 
+use core::fmt;
+
 use crate::chain::Chain;
 use crate::clock::Clock;
 use crate::level::Level;
+use crate::queued::{EnqueueError, QueuedChain};
 use crate::seal::{Plain, Seal};
 
 impl From<log::Level> for Level {
@@ -88,4 +91,57 @@ where
             let _ = self.chain.flush();
         }
     }
+}
+
+/// A chain that queues records: what [`QueueLogger`] writes through.
+/// Implemented by [`QueuedChain`] and the compact encoding's chain; sealed.
+pub trait Enqueue: private::Sealed {
+    /// Queues a record; a failure is counted as a lost record.
+    fn enqueue(&self, level: Level, message: fmt::Arguments<'_>);
+}
+
+pub(crate) mod private {
+    /// Only this crate's queued chains are [`Enqueue`](super::Enqueue).
+    pub trait Sealed {}
+}
+
+impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> private::Sealed
+    for QueuedChain<'_, C, N, Q, S>
+{
+}
+
+impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> Enqueue
+    for QueuedChain<'_, C, N, Q, S>
+{
+    fn enqueue(&self, level: Level, message: fmt::Arguments<'_>) {
+        // A full queue was counted by the chain; a seal failure is counted here.
+        if let Err(EnqueueError::Seal(_)) = self.append(level, message) {
+            self.note_unlogged();
+        }
+    }
+}
+
+/// A `log::Log` over a `static` queued chain ([`QueuedChain`], or the compact
+/// encoding's chain), for `log::set_logger`. Every context calls the same
+/// append, which never waits; nothing reaches the sink until the application
+/// drains the queue, so `flush` does nothing.
+pub struct QueueLogger<T: 'static>(&'static T);
+
+impl<T> QueueLogger<T> {
+    /// A logger over this chain.
+    pub const fn new(chain: &'static T) -> Self {
+        QueueLogger(chain)
+    }
+}
+
+impl<T: Enqueue + Sync> log::Log for QueueLogger<T> {
+    fn enabled(&self, _metadata: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        self.0.enqueue(Level::from(record.level()), *record.args());
+    }
+
+    fn flush(&self) {}
 }
