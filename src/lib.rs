@@ -22,6 +22,7 @@
 //! | `interrupt` | whether the caller is an interrupt handler ([`in_interrupt`]) |
 //! | `queue` | a `static` queue of whole framed records, drained by the application ([`Queue`]) |
 //! | `queued` | the text chain over a queue: short critical sections, no sink I/O ([`QueuedChain`]) |
+//! | `compact` | the compact binary encoding: COBS frames, chain state, gaps ([`CompactChain`], [`CompactVerifier`]) |
 //! | `json` | reading `block_json`: the strict validator, the fast reader, unescaping ([`JsonFault`]) |
 //! | `record` | reading one record: the [`Record`] view, [`records()`] |
 //! | `scan` | byte searches a word at a time |
@@ -38,6 +39,7 @@
 mod chain;
 mod checkpoint;
 mod clock;
+pub mod compact;
 mod display;
 mod draft;
 mod escape;
@@ -64,6 +66,7 @@ mod writer;
 pub use chain::{AppendError, Chain, FlushError};
 pub use checkpoint::{origin, Checkpoint, CheckpointError, Checkpointer, Origin};
 pub use clock::{Clock, NoClock, Timestamp};
+pub use compact::{CompactChain, CompactHead, CompactVerdict, CompactVerifier};
 pub use draft::{message_capacity, Draft, MIN_CAPACITY};
 pub use hash::{BlockHasher, Hash};
 pub use head::{ExpectedHead, Head};

@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::chain::Chain;
+use crate::compact::CompactChain;
 use crate::clock::Clock;
 use crate::level::Level;
 use crate::queued::{EnqueueError, QueuedChain};
@@ -115,6 +116,21 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> Enqueue
 {
     fn enqueue(&self, level: Level, message: fmt::Arguments<'_>) {
         // A full queue was counted by the chain; a seal failure is counted here.
+        if let Err(EnqueueError::Seal(_)) = self.append(level, message) {
+            self.note_unlogged();
+        }
+    }
+}
+
+impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> private::Sealed
+    for CompactChain<'_, C, M, Q, S>
+{
+}
+
+impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> Enqueue
+    for CompactChain<'_, C, M, Q, S>
+{
+    fn enqueue(&self, level: Level, message: fmt::Arguments<'_>) {
         if let Err(EnqueueError::Seal(_)) = self.append(level, message) {
             self.note_unlogged();
         }

@@ -197,8 +197,9 @@ impl<const Q: usize> Queue<Q> {
     pub(crate) fn slot(&self, reservation: &Reservation) -> Slot<'_, Q> {
         Slot {
             queue: self,
-            pos: reservation.start as usize % Q,
-            left: reservation.len(),
+            start: reservation.start as usize % Q,
+            written: 0,
+            len: reservation.len(),
         }
     }
 
@@ -382,25 +383,47 @@ impl<const Q: usize> Drop for DrainGuard<'_, Q> {
 /// Writes a reservation's bytes, front to back, wrapping at the queue's end.
 pub(crate) struct Slot<'q, const Q: usize> {
     queue: &'q Queue<Q>,
-    pos: usize,
-    left: usize,
+    /// Index of the reservation's first byte.
+    start: usize,
+    written: usize,
+    len: usize,
 }
 
 impl<const Q: usize> Slot<'_, Q> {
-    /// Writes one byte; false (and nothing written) past the reservation.
-    pub(crate) fn push(&mut self, byte: u8) -> bool {
-        if self.left == 0 {
-            return false;
+    /// Stores `byte` at offset `at` of the reservation (`at < len`).
+    fn store(&self, at: usize, byte: u8) {
+        let mut i = self.start + at;
+        if i >= Q {
+            i -= Q;
         }
-        if let Some(b) = self.queue.bytes.get(self.pos) {
+        if let Some(b) = self.queue.bytes.get(i) {
             b.store(byte, Ordering::Relaxed);
         }
-        self.pos += 1;
-        if self.pos == Q {
-            self.pos = 0;
+    }
+
+    /// Writes one byte; false (and nothing written) past the reservation.
+    pub(crate) fn push(&mut self, byte: u8) -> bool {
+        if self.written >= self.len {
+            return false;
         }
-        self.left -= 1;
+        self.store(self.written, byte);
+        self.written += 1;
         true
+    }
+}
+
+/// The compact encoder writes COBS frames straight into the reservation.
+impl<const Q: usize> crate::compact::cobs::Out for Slot<'_, Q> {
+    fn pos(&self) -> usize {
+        self.written
+    }
+    fn push(&mut self, byte: u8) {
+        Slot::push(self, byte);
+    }
+    fn patch(&mut self, at: usize, byte: u8) {
+        if at < self.written {
+            self.store(at, byte);
+        }
     }
 }
 
