@@ -171,29 +171,41 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
 
     /// Queues a record formatted ahead of time.
     pub fn append_draft(&self, draft: &mut Draft<N>) -> Result<Head, EnqueueError> {
-        // A keyed chain at genesis writes its chain-start record first: made
-        // here, outside the critical section (`started` never goes back).
-        let mut start = match self.with(|s| s.seal.is_keyed() && !s.started) {
-            Some(true) => Some(Draft::<MIN_CAPACITY>::new(
-                Level::Info,
-                format_args!("{CHAIN_START_MESSAGE}"),
-            )),
-            _ => None,
-        };
+        if self.with(|s| s.seal.is_keyed() && !s.started) == Some(true) {
+            return self.append_after_start(draft);
+        }
+        self.queue_drafts(None, draft)
+    }
+
+    /// A keyed chain at genesis writes its chain-start record first: made
+    /// here, outside the critical section (`started` never goes back), in a
+    /// frame of its own so a plain chain's appends never carry its buffer.
+    #[inline(never)]
+    fn append_after_start(&self, draft: &mut Draft<N>) -> Result<Head, EnqueueError> {
+        let mut start =
+            Draft::<MIN_CAPACITY>::new(Level::Info, format_args!("{CHAIN_START_MESSAGE}"));
+        self.queue_drafts(Some(&mut start), draft)
+    }
+
+    fn queue_drafts(
+        &self,
+        mut start: Option<&mut Draft<MIN_CAPACITY>>,
+        draft: &mut Draft<N>,
+    ) -> Result<Head, EnqueueError> {
         let queued = critical_section::with(|cs| {
             let mut state = self
                 .state
                 .borrow(cs)
                 .try_borrow_mut()
                 .map_err(|_| EnqueueError::Full)?;
-            let result = self.close_and_reserve(cs, &mut state, start.as_mut(), draft);
+            let result = self.close_and_reserve(cs, &mut state, start.as_deref_mut(), draft);
             if matches!(result, Err(EnqueueError::Full | EnqueueError::TooLong)) {
                 state.unlogged = state.unlogged.saturating_add(1);
             }
             result
         })?;
         let mut slot = self.queue.slot(&queued.reservation);
-        if let (Some((prev, hash)), Some(start)) = (queued.start, start.as_ref()) {
+        if let (Some((prev, hash)), Some(start)) = (queued.start, start) {
             let _ = start.write_to(&mut slot, &prev, &hash);
         }
         let _ = draft.write_to(&mut slot, &queued.prev, &queued.head.hash);

@@ -26,6 +26,7 @@
 
 #![no_std]
 #![no_main]
+#![cfg_attr(any(feature = "icount", feature = "nolog"), allow(dead_code, unused_imports))]
 
 #[cfg(any(
     all(feature = "m4", feature = "m0"),
@@ -110,7 +111,12 @@ impl Clock for TickClock {
             }
             _ => {}
         }
-        Timestamp::from_ticks(u64::from(TICKS.load(Relaxed)), TICK_HZ)
+        // 32-bit arithmetic: no 64-bit division routine in the image.
+        let ticks = TICKS.load(Relaxed);
+        Timestamp::new(
+            u64::from(ticks / TICK_HZ),
+            (ticks % TICK_HZ) * (1_000_000 / TICK_HZ),
+        )
     }
 }
 
