@@ -3,8 +3,8 @@
 use core::fmt;
 
 use crate::chain::Chain;
-use crate::compact::CompactChain;
 use crate::clock::Clock;
+use crate::compact::CompactChain;
 use crate::level::Level;
 use crate::queued::{EnqueueError, QueuedChain};
 use crate::seal::{Plain, Seal};
