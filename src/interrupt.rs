@@ -13,7 +13,7 @@
 ///   returns.
 /// - Anywhere else (hosts): false.
 ///
-/// [`Logger::auto`](crate::Logger::auto) asks it before each record; the
+/// `Logger::auto` (feature `log`) asks it before each record; the
 /// chains never wait on bare metal, whatever it says.
 pub fn in_interrupt() -> bool {
     #[cfg(all(target_arch = "arm", target_os = "none"))]

@@ -376,3 +376,23 @@ fn the_test_vectors_of_format_md() {
         )
     );
 }
+
+#[test]
+fn only_mostly_valid_frames_look_compact() {
+    use immutable_log::compact::looks_compact;
+    let bytes = log(10);
+    assert!(looks_compact(&bytes));
+    // A capture joined inside a frame still looks compact.
+    assert!(looks_compact(&bytes[5..]));
+    // A text log does not, nor binary data that merely has zeros.
+    assert!(!looks_compact(
+        format!("{}|x|{}\n", "0".repeat(64), "a".repeat(64)).as_bytes()
+    ));
+    let gzip = [
+        0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x0b, 0xc9, 0xc8, 0x2c, 0x56,
+        0x00, 0xa2, 0x44, 0x85, 0x92, 0xd4, 0xe2, 0x12, 0x2e, 0x00, 0x7d, 0x0d, 0x6c, 0x0e, 0x0f,
+        0x00, 0x00, 0x00,
+    ];
+    assert!(!looks_compact(&gzip));
+    assert!(!looks_compact(b"no zero at all"));
+}

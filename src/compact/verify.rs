@@ -243,13 +243,36 @@ pub struct CompactVerifier<'b> {
 }
 
 /// Does this look like the compact encoding? A text log starts with 64 hex
-/// digits and `|`, and holds no zero byte; a compact log is full of zeros
-/// (every frame ends with one). Looks at a prefix of the input.
+/// digits and `|`, and holds no zero byte. A compact log is frames ended by
+/// zeros, and most of the first ones are valid: more than half of the first
+/// 8 complete frames in `prefix` must decode and parse (a capture may start
+/// inside a frame; a gzip file, which has zeros too, does not pass).
 pub fn looks_compact(prefix: &[u8]) -> bool {
     let text = prefix.len() >= 65
-        && prefix[..64].iter().all(|b| b.is_ascii_hexdigit())
-        && prefix[64] == b'|';
-    !text && prefix.contains(&0)
+        && prefix.iter().take(64).all(|b| b.is_ascii_hexdigit())
+        && prefix.get(64) == Some(&b'|');
+    if text {
+        return false;
+    }
+    // What follows the last zero is not a complete frame.
+    let last = prefix.iter().rposition(|&b| b == 0);
+    let complete = prefix.get(..last.unwrap_or(0)).unwrap_or_default();
+    let pieces = complete.split(|&b| b == 0);
+    let (mut frames, mut good) = (0, 0);
+    let mut buf = [0u8; 320];
+    for piece in pieces.filter(|p| !p.is_empty()).take(8) {
+        frames += 1;
+        let Some(frame) = buf.get_mut(..piece.len()) else {
+            continue;
+        };
+        frame.copy_from_slice(piece);
+        if let Ok(n) = decode_in_place(frame) {
+            if parse(frame.get(..n).unwrap_or_default()).is_ok() {
+                good += 1;
+            }
+        }
+    }
+    last.is_some() && good * 2 > frames
 }
 
 impl<'b> CompactVerifier<'b> {
