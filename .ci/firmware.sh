@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Firmware in QEMU: build the example for the Cortex-M4 (mps2-an386) and the
-# Cortex-M0 (microbit), run each, and verify its UART capture on the host with
-# `immutable-log verify`; a copy with one byte changed must fail. Then print
-# the size report (text, rodata, data, bss; and the logging path's share).
+# Firmware in QEMU: build the example for the Cortex-M4 (mps2-an386), the
+# Cortex-M0 (microbit) and RISC-V (virt, rv32imc), each in the text format and
+# in the compact encoding; run each; verify its UART capture on the host with
+# `immutable-log verify`. Each run logs from main, from a timer interrupt and
+# from a nested one in the middle of appends, and overruns its queue: the
+# capture must be intact, hold the nested records and report the lost ones. A
+# copy with one byte changed must fail (exit 1); a compact capture with bytes
+# cut out of the middle must verify as incomplete (exit 4) with the right seq
+# range. Then print the numbers table (examples/firmware/numbers.sh).
 #
 # Called by .ci/run; runs on its own too: `bash .ci/firmware.sh`.
-# Installs what it needs: qemu-system-arm (apt), the two rustup targets and
-# llvm-tools (for llvm-size).
+# Installs what it needs: qemu-system-arm and qemu-system-misc (apt), the
+# rustup targets and llvm-tools (for llvm-size).
 set -euo pipefail
 shopt -s inherit_errexit # also inside $(...)
 cd "$(dirname "$0")/.."
@@ -31,145 +36,137 @@ apt_install() {
   ${SUDO[@]+"${SUDO[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
-say "qemu-system-arm"
+say "QEMU"
 if ! command -v qemu-system-arm >/dev/null 2>&1; then
   apt_install qemu-system-arm >/dev/null || die "could not install qemu-system-arm"
 fi
+if ! command -v qemu-system-riscv32 >/dev/null 2>&1; then
+  apt_install qemu-system-misc >/dev/null || die "could not install qemu-system-misc (qemu-system-riscv32)"
+fi
 qemu-system-arm --version | head -n 1
+qemu-system-riscv32 --version | head -n 1
 
 say "host verifier (immutable-log CLI)"
 cargo build --release --features cli --bin immutable-log
 [ -x "$CLI" ] || die "no $CLI after the build"
 
-# Builds the example with these features for this target, and copies the ELF
-# to $3 (the variants below share one target directory, and so their deps).
+# Builds the example with these features for this target, and copies the ELF to $3.
 build() {
   (cd "$FW" && cargo build --release --features "$1" --target "$2")
   cp "$FW/target/$2/release/immutable-log-firmware" "$3"
 }
 
-# name feature target qemu-machine-args
+# verify FILE EXPECTED-EXIT: runs the verifier, prints its verdict, checks the code.
+verify() {
+  local status=0
+  "$CLI" verify "$1" >"$1.verify" 2>&1 || status=$?
+  cat "$1.verify"
+  [ "$status" -eq "$2" ] || die "verify exited $status on $1 ($2 expected)"
+}
+
+# The records of a capture as text lines, in either encoding.
+lines() {
+  if [ "$2" = compact ]; then "$CLI" decode "$1"; else grep -a '^BLOCK_DATA:' "$1"; fi
+}
+
+# Byte offset of the first occurrence of text $2 in file $1.
+offset_of() {
+  grep -a -b -o -F -- "$2" "$1" | head -n 1 | cut -d: -f1
+}
+
+# name feature target qemu-command...
 BOARDS=(
-  "m4 m4 thumbv7em-none-eabihf -machine mps2-an386 -cpu cortex-m4"
-  "m0 m0 thumbv6m-none-eabi -machine microbit"
+  "m4 m4 thumbv7em-none-eabihf qemu-system-arm -machine mps2-an386 -cpu cortex-m4"
+  "m0 m0 thumbv6m-none-eabi qemu-system-arm -machine microbit"
+  "rv rv riscv32imc-unknown-none-elf qemu-system-riscv32 -machine virt -bios none"
 )
-BUILT=()
+RAN=0
 
 for board in "${BOARDS[@]}"; do
-  read -r name feature target machine <<<"$board"
-  say "firmware $name: $target, qemu $machine"
+  read -r name feature target qemu <<<"$board"
   if ! rustup target add "$target" >/dev/null 2>&1 \
       && ! rustup target list --installed | grep -qx "$target"; then
     echo "SKIPPED: could not install the $target target; firmware $name not built, not run in QEMU"
     continue
   fi
-  dir=$OUT/$name
-  mkdir -p "$dir"
-  elf=$dir/firmware.elf
-  build "$feature" "$target" "$elf"
-  BUILT+=("$name $feature $target $machine")
+  for enc in text compact; do
+    features=$feature
+    [ "$enc" = compact ] && features=$feature,compact
+    say "firmware $name, $enc: $target, $qemu"
+    dir=$OUT/$name-$enc
+    mkdir -p "$dir"
+    elf=$dir/firmware.elf
+    build "$features" "$target" "$elf"
 
-  capture=$dir/capture.log
-  # The UART goes to a file (a pipe into `head` would hang QEMU); stdin from
-  # /dev/null so QEMU never waits on a terminal. Semihosting ends the run.
-  status=0
-  # shellcheck disable=SC2086 # $machine is several arguments
-  timeout 60 qemu-system-arm $machine -nographic \
-    -semihosting-config enable=on,target=native -kernel "$elf" \
-    >"$capture" 2>"$dir/qemu.stderr" </dev/null || status=$?
-  if [ "$status" -ne 0 ]; then
-    cat "$dir/qemu.stderr" >&2
-    [ "$status" -eq 124 ] && die "firmware $name: QEMU timed out after 60 s"
-    die "firmware $name: QEMU exited with status $status (the firmware's semihosting exit)"
-  fi
-  records=$(grep -c '^BLOCK_DATA:' "$capture" || true)
-  echo "QEMU exit 0; captured $(wc -c <"$capture") bytes, $records records in $capture"
-  [ "$records" -ge 20 ] || die "firmware $name: only $records records (at least 20 expected)"
-  # The SysTick record lost while main held the chain is reported, under a hash.
-  grep -q '"unlogged":[1-9]' "$capture" \
-    || die "firmware $name: no record reports the interrupt-time record lost to a busy chain"
+    capture=$dir/capture
+    # The UART goes to a file (a pipe into `head` would hang QEMU); stdin from
+    # /dev/null so QEMU never waits on a terminal. Semihosting ends the run.
+    status=0
+    # shellcheck disable=SC2086 # $qemu is several arguments
+    timeout 60 $qemu -nographic -semihosting-config enable=on,target=native -kernel "$elf" \
+      >"$capture" 2>"$dir/qemu.stderr" </dev/null || status=$?
+    if [ "$status" -ne 0 ]; then
+      cat "$dir/qemu.stderr" >&2
+      [ "$status" -eq 124 ] && die "firmware $name $enc: QEMU timed out after 60 s (a deadlock?)"
+      die "firmware $name $enc: QEMU exited with status $status (the firmware's semihosting exit)"
+    fi
+    lines "$capture" "$enc" >"$dir/records"
+    records=$(grep -c -v '^#' "$dir/records" || true)
+    echo "QEMU exit 0; captured $(wc -c <"$capture") bytes, $records records"
+    [ "$records" -ge 30 ] || die "firmware $name $enc: only $records records (at least 30 expected)"
+    verify "$capture" 0
 
-  status=0
-  "$CLI" verify "$capture" || status=$?
-  [ "$status" -eq 0 ] || die "firmware $name: verify exited $status on the capture as it is (0 expected)"
-  echo "verify: capture intact (exit 0)"
+    # The interrupts appended in the middle of appends, and the overrun's
+    # losses are stated under a hash (text: "unlogged":N; compact: its count).
+    for text in "timer: interrupted main mid-append" "nested: interrupted the timer mid-append" \
+        "after the overrun"; do
+      grep -q -F -- "$text" "$dir/records" \
+        || die "firmware $name $enc: no record says '$text'"
+    done
+    if [ "$enc" = compact ]; then
+      lost=$(sed -n 's/.*after the overrun.*\[\([0-9]*\) lost before\]$/\1/p' "$dir/records")
+    else
+      lost=$(grep -a 'after the overrun' "$capture" | sed -n 's/.*"unlogged":\([0-9]*\).*/\1/p')
+    fi
+    [ "${lost:-0}" -gt 0 ] || die "firmware $name $enc: the record after the overrun reports no loss"
+    echo "nested interrupt records present; the overrun's $lost lost records reported"
 
-  # One byte changed in the middle of a copy: verify must report an integrity failure (exit 1).
-  tampered=$dir/tampered.log
-  cp "$capture" "$tampered"
-  size=$(wc -c <"$tampered")
-  offset=$((size / 2))
-  old=$(od -An -c -j "$offset" -N 1 "$tampered" | tr -d ' ')
-  new=x
-  [ "$old" = x ] && new=y
-  printf '%s' "$new" | dd of="$tampered" bs=1 seek="$offset" conv=notrunc status=none
-  cmp -s "$capture" "$tampered" && die "firmware $name: the tampered copy did not change"
-  status=0
-  "$CLI" verify "$tampered" >"$dir/tampered.verify" 2>&1 || status=$?
-  cat "$dir/tampered.verify"
-  [ "$status" -eq 1 ] \
-    || die "firmware $name: verify exited $status on a copy with byte $offset changed ('$old' -> '$new'); 1 expected"
-  echo "verify: byte $offset changed ('$old' -> '$new') detected (exit 1)"
+    # One byte of a message changed: an integrity failure (exit 1).
+    tampered=$dir/tampered
+    cp "$capture" "$tampered"
+    at=$(offset_of "$capture" "record 3 of 24, nothing drains")
+    [ -n "$at" ] || die "firmware $name $enc: the overrun record 3 is not in the capture"
+    printf 'R' | dd of="$tampered" bs=1 seek="$at" conv=notrunc status=none
+    verify "$tampered" 1
+    echo "verify: byte $at changed ('r' -> 'R') detected (exit 1)"
+
+    if [ "$enc" = compact ]; then
+      # Bytes cut from inside one record's frame to inside a later one's: an
+      # incomplete log (exit 4), the gap from the first record cut to the
+      # record before the next sync record.
+      from=$(offset_of "$capture" "main: record 6 of 16")
+      to=$(offset_of "$capture" "main: record 10 of 16")
+      first=$(awk '/main: record 6 of 16/ { print $1; exit }' "$dir/records")
+      cut_last=$(awk '/main: record 10 of 16/ { print $1; exit }' "$dir/records")
+      next=$(awk -v s="$cut_last" '/^# sync: next seq/ { n = $5 + 0; if (n > s) { print n; exit } }' \
+        "$dir/records")
+      [ -n "$from" ] && [ -n "$to" ] && [ -n "$first" ] && [ -n "$next" ] \
+        || die "firmware $name $enc: could not place the cut"
+      cut=$dir/cut
+      { head -c "$((from + 3))" "$capture"; tail -c "+$((to + 4))" "$capture"; } >"$cut"
+      verify "$cut" 4
+      grep -q -F "gap: seq $first..=$((next - 1)) not verified" "$cut.verify" \
+        || die "firmware $name $enc: the gap is not seq $first..=$((next - 1))"
+      echo "verify: bytes $((from + 3))..$((to + 3)) cut: incomplete (exit 4), gap seq $first..=$((next - 1))"
+    fi
+    RAN=$((RAN + 1))
+  done
 done
 
-say "size report"
-if [ "${#BUILT[@]}" -eq 0 ]; then
-  echo "SKIPPED: no firmware image built; no size report"
-  exit 0
-fi
-SIZE=
-if rustup component add llvm-tools >/dev/null 2>&1; then
-  SIZE=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-size
-fi
-if [ -z "$SIZE" ] || [ ! -x "$SIZE" ]; then
-  SIZE=$(command -v llvm-size || command -v arm-none-eabi-size || true)
-fi
-if [ -z "$SIZE" ]; then
-  echo "SKIPPED: no llvm-size (rustup llvm-tools) nor arm-none-eabi-size; no size report"
+if [ "$RAN" -eq 0 ]; then
+  echo "SKIPPED: no firmware built; no numbers"
   exit 0
 fi
 
-# `size -A` per section: text = vector table + code, rodata, data (in flash
-# and RAM), bss (RAM). Prints: text rodata data bss flash ram.
-sections() {
-  "$SIZE" -A "$1" | awk '
-    $1 == ".vector_table" || $1 == ".text" { text += $2 }
-    $1 == ".rodata" { rodata += $2 }
-    $1 == ".data" { data += $2 }
-    $1 == ".bss" || $1 == ".uninit" { bss += $2 }
-    END { printf "%d %d %d %d %d %d\n", text, rodata, data, bss, text + rodata + data, data + bss }'
-}
-
-# Stack: the `stack-report` build paints the free RAM at reset and prints the
-# stack's peak use through semihosting, which QEMU sends to stderr.
-stack_peak() { # name feature target machine...
-  local name=$1 feature=$2 target=$3 elf=$OUT/$1/stack-report.elf err
-  shift 3
-  build "$feature,stack-report" "$target" "$elf" >&2
-  err=$(timeout 60 qemu-system-arm "$@" -nographic -semihosting-config enable=on,target=native \
-    -kernel "$elf" 2>&1 >/dev/null </dev/null) || die "the stack-report build of $feature failed in QEMU"
-  sed -n 's/^stack: \([0-9]*\) bytes used at peak.*/\1/p' <<<"$err"
-}
-
-echo "Measured with: (cd examples/firmware && cargo build --release --features <m4|m0>[,nolog] --target <target>)"
-echo "then: llvm-size -A target/<target>/release/immutable-log-firmware"
-echo "text = .vector_table + .text; flash = text + rodata + data; RAM = data + bss, and the stack"
-echo "(nolog: the same program with every record dropped; the difference is the logging path)"
-echo
-echo "| target | build | text | rodata | data | bss | flash | RAM (static) | stack peak |"
-echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-for built in "${BUILT[@]}"; do
-  read -r name feature target machine <<<"$built"
-  build "$feature,nolog" "$target" "$OUT/$name/nolog.elf"
-  read -r t r d b flash ram < <(sections "$OUT/$name/firmware.elf")
-  read -r t0 r0 d0 b0 flash0 ram0 < <(sections "$OUT/$name/nolog.elf")
-  # shellcheck disable=SC2086 # $machine is several arguments
-  stack=$(stack_peak "$name" "$feature" "$target" $machine)
-  [ -n "$stack" ] || die "firmware $name: the stack-report build printed no stack use"
-  echo "| $target | example ($name) | $t | $r | $d | $b | $flash | $ram | $stack |"
-  echo "| $target | without logging | $t0 | $r0 | $d0 | $b0 | $flash0 | $ram0 | |"
-  echo "| $target | logging path | $((t - t0)) | $((r - r0)) | $((d - d0)) | $((b - b0)) | $((flash - flash0)) | $((ram - ram0)) | |"
-  [ "$flash" -lt $((24 * 1024)) ] || die "firmware $name: $flash bytes of flash, over the 24 KiB budget"
-done
-echo
-echo "Budget: under 24 KiB (24576 bytes) of flash for the whole example: met."
+say "numbers (examples/firmware/numbers.sh)"
+OUT=$ROOT/target/firmware-numbers bash "$FW/numbers.sh"

@@ -1,16 +1,24 @@
-//! A chain that can be a `static`: its writer and record buffer behind a spin
-//! lock, shared by tasks and interrupt handlers.
+//! A chain that can be a `static`: its writer, shared by tasks and interrupt
+//! handlers, claimed for one append at a time without ever waiting on bare
+//! metal.
+//!
+//! The shared state (the writer while no append holds it, the head, the count
+//! of lost records) sits behind a `critical-section` mutex. An append claims
+//! the writer in one short critical section (it moves out), formats, hashes
+//! and writes outside it, and gives it back in a second one. A second append
+//! that finds the writer claimed never waits on bare metal: its holder is the
+//! code it interrupted, which cannot run until it returns. It counts the
+//! record as lost instead, and the next record written says so.
 
+use core::cell::RefCell;
 use core::fmt;
 
-#[cfg(not(feature = "portable-atomic"))]
-use core::sync::atomic::{AtomicU32, Ordering};
-#[cfg(feature = "portable-atomic")]
-use portable_atomic::{AtomicU32, Ordering};
+use critical_section::Mutex;
 
 use crate::clock::Clock;
 use crate::draft::Draft;
 use crate::head::Head;
+use crate::interrupt::may_wait;
 use crate::level::Level;
 use crate::seal::{Plain, Seal, SealError};
 use crate::sink::SinkError;
@@ -24,8 +32,10 @@ pub enum AppendError<E> {
     Sink(SinkError<E>),
     /// A keyed chain's key is not the one for this record; nothing was written.
     Seal(SealError),
-    /// [`Chain::try_append`] found the chain busy. The record was counted, and
-    /// the next record written says how many were lost (`"unlogged":N`).
+    /// The chain was busy with another record (an append this one
+    /// interrupted, or [`Chain::with_writer`]) and waiting could never end.
+    /// The record was counted, and the next record written says how many were
+    /// lost (`"unlogged":N`).
     Busy,
 }
 
@@ -52,16 +62,57 @@ impl<E: fmt::Debug> fmt::Display for AppendError<E> {
 
 impl<E: fmt::Debug> core::error::Error for AppendError<E> {}
 
+/// [`Chain::flush`] did not flush.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum FlushError<E> {
+    /// The sink's flush failed.
+    Sink(E),
+    /// An append held the sink, and waiting could never end (bare metal: the
+    /// flush interrupted it). Its record is still on its way.
+    Busy,
+}
+
+impl<E: fmt::Debug> fmt::Display for FlushError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlushError::Sink(e) => write!(f, "flush failed: the sink failed: {e:?}"),
+            FlushError::Busy => f.write_str("not flushed: an append held the sink"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> core::error::Error for FlushError<E> {}
+
+/// What the critical sections guard.
+struct Shared<W, S> {
+    /// The writer, or `None` while an append (or `with_writer`) holds it.
+    writer: Option<Writer<W, S>>,
+    /// The head while the writer is out: the last record written before it.
+    head_while_out: Option<Head>,
+    /// Records lost that no written record has reported yet.
+    unlogged: u32,
+}
+
 /// A hash chain over a sink `W`, with clock `C` and a record buffer of `N`
-/// bytes, that can live in a `static`.
+/// bytes, that can live in a `static`. Records go straight to the sink.
 ///
 /// Each record is formatted into a [`Draft`] of `N` bytes on the caller's
-/// stack, outside the lock. The writer (head and sink) sits behind a spin lock:
-/// [`append`](Self::append) waits for it, [`try_append`](Self::try_append)
-/// never does, so an interrupt handler cannot deadlock against the code it
-/// interrupted. A record that `try_append` could not write is counted, and the
-/// next record written carries the count (`"unlogged":N`), covered by its
-/// hash: the verifier sees every loss.
+/// stack. An append holds the writer (head and sink) while it closes, hashes
+/// and writes its record; the critical sections around that only move the
+/// writer out and back. [`append`](Self::append) waits for a held writer only
+/// on a host, where the holder is another thread; on bare metal, and always
+/// with [`try_append`](Self::try_append), a held writer means the record is
+/// counted as lost, and the next record written carries the count
+/// (`"unlogged":N`), covered by its hash: the verifier sees every loss.
+/// [`head`](Self::head) and [`unlogged`](Self::unlogged) never wait.
+///
+/// An interrupt that logs while `main` writes a record to a slow sink loses
+/// its record here. To lose none, and to keep sink I/O out of every append,
+/// use a queue of whole records drained by the application instead
+/// ([`Queue`](crate::Queue) with [`QueuedChain`](crate::QueuedChain), or
+/// the compact encoding's chain). `Chain` stays for sinks written directly
+/// (a file, flash behind `embedded_io`, a test buffer).
 ///
 /// `N` bounds a whole `block_json`; see [`message_capacity`](crate::message_capacity)
 /// for the message room it leaves. It must be at least
@@ -70,9 +121,37 @@ impl<E: fmt::Debug> core::error::Error for AppendError<E> {}
 /// `S` is how records are sealed: [`Plain`] (the default) or a
 /// [`SealKey`](crate::SealKey) for a keyed, forward-secure chain.
 pub struct Chain<W, C, const N: usize, S = Plain> {
-    writer: spin::Mutex<Writer<W, S>>,
+    shared: Mutex<RefCell<Shared<W, S>>>,
     clock: C,
-    unlogged: AtomicU32,
+}
+
+/// The writer, out of the shared state for one append; back on drop.
+struct Claim<'a, W, S> {
+    shared: &'a Mutex<RefCell<Shared<W, S>>>,
+    writer: Option<Writer<W, S>>,
+    /// The lost records this claim's record reports.
+    unlogged: u32,
+}
+
+impl<W, S> Claim<'_, W, S> {
+    /// The claimed writer (always there until the claim is dropped).
+    fn writer(&mut self) -> Option<&mut Writer<W, S>> {
+        self.writer.as_mut()
+    }
+}
+
+impl<W, S> Drop for Claim<'_, W, S> {
+    fn drop(&mut self) {
+        let writer = self.writer.take();
+        let unlogged = self.unlogged;
+        critical_section::with(|cs| {
+            if let Ok(mut shared) = self.shared.borrow(cs).try_borrow_mut() {
+                // Not reported after all (the append failed): the next record must.
+                shared.unlogged = shared.unlogged.saturating_add(unlogged);
+                shared.writer = writer;
+            }
+        });
+    }
 }
 
 impl<W, C, const N: usize> Chain<W, C, N> {
@@ -92,55 +171,112 @@ impl<W, C, const N: usize, S> Chain<W, C, N, S> {
     /// A chain around a writer (plain or keyed, new or resumed).
     pub const fn from_writer(writer: Writer<W, S>, clock: C) -> Self {
         Chain {
-            writer: spin::Mutex::new(writer),
+            shared: Mutex::new(RefCell::new(Shared {
+                writer: Some(writer),
+                head_while_out: None,
+                unlogged: 0,
+            })),
             clock,
-            unlogged: AtomicU32::new(0),
         }
     }
 
-    /// The last record written (`None` while the chain is empty). Waits for the lock.
+    /// Runs `f` on the shared state in a critical section.
+    fn shared<R>(&self, f: impl FnOnce(&mut Shared<W, S>) -> R) -> Option<R> {
+        critical_section::with(|cs| {
+            let mut shared = self.shared.borrow(cs).try_borrow_mut().ok()?;
+            Some(f(&mut shared))
+        })
+    }
+
+    /// The last record written (`None` while the chain is empty). Never
+    /// waits: a record being written is not there yet.
     pub fn head(&self) -> Option<Head> {
-        self.writer.lock().head()
+        self.shared(|s| match &s.writer {
+            Some(writer) => writer.head(),
+            None => s.head_while_out,
+        })
+        .flatten()
     }
 
     /// Records lost so far that no written record has reported yet.
     pub fn unlogged(&self) -> u32 {
-        self.unlogged.load(Ordering::Relaxed)
+        self.shared(|s| s.unlogged).unwrap_or(0)
     }
 
     /// Counts one record as lost, to be reported by the next record written.
     /// For callers that cannot return an error (the `log` facade).
     pub fn note_unlogged(&self) {
-        self.add_unlogged(1);
+        self.shared(|s| s.unlogged = s.unlogged.saturating_add(1));
     }
 
-    /// Adds to the count, saturating: a count stuck at `u32::MAX` still says
-    /// "at least this many", where a wrapped one would lie.
-    fn add_unlogged(&self, n: u32) {
-        let _ = self
-            .unlogged
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                Some(v.saturating_add(n))
-            });
+    /// Takes the writer if no one holds it, with the lost-record count its
+    /// record will report. Only a short critical section.
+    fn try_claim(&self) -> Option<Claim<'_, W, S>> {
+        let (writer, unlogged) = self.shared(|s| {
+            let writer = s.writer.take()?;
+            s.head_while_out = writer.head();
+            Some((writer, core::mem::take(&mut s.unlogged)))
+        })??;
+        Some(Claim {
+            shared: &self.shared,
+            writer: Some(writer),
+            unlogged,
+        })
     }
 
-    /// Runs `f` on the writer under the lock: to flush, or to write the
-    /// recovery records of a torn tail.
+    /// Takes the writer, waiting for it where waiting can end (a host).
+    fn claim(&self, wait: bool) -> Option<Claim<'_, W, S>> {
+        loop {
+            if let Some(claim) = self.try_claim() {
+                return Some(claim);
+            }
+            if !(wait && may_wait()) {
+                return None;
+            }
+            core::hint::spin_loop();
+        }
+    }
+
+    /// Runs `f` on the writer, holding it: to flush, or to write the recovery
+    /// records of a torn tail. Appends meanwhile count their records as lost
+    /// (on a host, [`append`](Self::append) waits). It waits for an append in
+    /// progress: do not call it from an interrupt handler, use
+    /// [`try_with_writer`](Self::try_with_writer) there.
     pub fn with_writer<R>(&self, f: impl FnOnce(&mut Writer<W, S>) -> R) -> R {
-        f(&mut self.writer.lock())
+        let mut f = Some(f);
+        loop {
+            if let Some(Some(r)) = self.try_with_writer(|w| f.take().map(|f| f(w))) {
+                return r;
+            }
+            core::hint::spin_loop();
+        }
+    }
+
+    /// [`with_writer`](Self::with_writer) if no one holds the writer: never waits.
+    pub fn try_with_writer<R>(&self, f: impl FnOnce(&mut Writer<W, S>) -> R) -> Option<R> {
+        let mut claim = self.try_claim()?;
+        // Nothing is reported by this claim: the count goes back on drop.
+        claim.writer().map(f)
     }
 
     /// Takes the writer (head and sink) out of the chain.
     pub fn into_writer(self) -> Writer<W, S> {
-        self.writer.into_inner()
+        match self.shared.into_inner().into_inner().writer {
+            Some(writer) => writer,
+            // A claim borrows the chain and puts the writer back when it
+            // drops, so an owned chain always holds its writer.
+            None => unreachable!("a chain's writer is back once no append borrows it"),
+        }
     }
 }
 
 impl<W: embedded_io::Write, C: Clock, const N: usize, S: Seal> Chain<W, C, N, S> {
-    /// Appends a record, waiting for the lock. The message is formatted
-    /// first, into a [`Draft`] of `N` bytes on the caller's stack, outside the
-    /// lock. Do not call it from an interrupt handler that may have
-    /// interrupted an append: use [`try_append`](Self::try_append) there.
+    /// Appends a record. The message is formatted first, into a [`Draft`] of
+    /// `N` bytes on the caller's stack. If another append holds the chain,
+    /// this one waits for it on a host (another thread holds it), and on bare
+    /// metal returns [`AppendError::Busy`] with the record counted as lost
+    /// (the holder is code this call interrupted): it never deadlocks, from
+    /// any context.
     pub fn append(
         &self,
         level: Level,
@@ -149,8 +285,8 @@ impl<W: embedded_io::Write, C: Clock, const N: usize, S: Seal> Chain<W, C, N, S>
         self.append_draft(&mut Draft::new(level, message))
     }
 
-    /// Appends a record if the chain is free, and never waits: for interrupt
-    /// context. If the chain is busy the record is counted as unlogged and
+    /// Appends a record if the chain is free, and never waits, even on a
+    /// host. If the chain is busy the record is counted as unlogged and
     /// [`AppendError::Busy`] is returned.
     pub fn try_append(
         &self,
@@ -160,39 +296,43 @@ impl<W: embedded_io::Write, C: Clock, const N: usize, S: Seal> Chain<W, C, N, S>
         self.try_append_draft(&mut Draft::new(level, message))
     }
 
-    /// Appends a record formatted ahead of time, waiting for the lock.
+    /// Appends a record formatted ahead of time (see [`append`](Self::append)).
     pub fn append_draft(&self, draft: &mut Draft<N>) -> Result<Head, AppendError<W::Error>> {
-        self.append_locked(&mut self.writer.lock(), draft)
+        self.append_claimed(self.claim(true), draft)
     }
 
     /// [`try_append`](Self::try_append) for a record formatted ahead of time.
     pub fn try_append_draft(&self, draft: &mut Draft<N>) -> Result<Head, AppendError<W::Error>> {
-        match self.writer.try_lock() {
-            Some(mut writer) => self.append_locked(&mut writer, draft),
-            None => {
-                self.note_unlogged();
-                Err(AppendError::Busy)
-            }
-        }
+        self.append_claimed(self.claim(false), draft)
     }
 
-    fn append_locked(
+    fn append_claimed(
         &self,
-        writer: &mut Writer<W, S>,
+        claim: Option<Claim<'_, W, S>>,
         draft: &mut Draft<N>,
     ) -> Result<Head, AppendError<W::Error>> {
-        let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
-        let result = writer.append_draft(draft, self.clock.now(), unlogged.into());
-        if result.is_err() && unlogged > 0 {
-            // Not reported after all: the next record must still say so.
-            self.add_unlogged(unlogged);
-        }
-        Ok(result?)
+        let Some(mut claim) = claim else {
+            self.note_unlogged();
+            return Err(AppendError::Busy);
+        };
+        let unlogged = claim.unlogged;
+        let Some(writer) = claim.writer() else {
+            return Err(AppendError::Busy);
+        };
+        let head = writer.append_draft(draft, self.clock.now(), unlogged.into())?;
+        // Reported under this record's hash: not to be added back.
+        claim.unlogged = 0;
+        Ok(head)
     }
 
-    /// Flushes the sink, waiting for the lock.
-    pub fn flush(&self) -> Result<(), W::Error> {
-        self.writer.lock().flush()
+    /// Flushes the sink. Waits for an append in progress only on a host;
+    /// on bare metal it returns [`FlushError::Busy`] instead.
+    pub fn flush(&self) -> Result<(), FlushError<W::Error>> {
+        let mut claim = self.claim(true).ok_or(FlushError::Busy)?;
+        match claim.writer() {
+            Some(writer) => writer.flush().map_err(FlushError::Sink),
+            None => Err(FlushError::Busy),
+        }
     }
 }
 
@@ -201,6 +341,7 @@ impl<W, C, const N: usize, S> fmt::Debug for Chain<W, C, N, S> {
         f.debug_struct("Chain")
             .field("capacity", &N)
             .field("unlogged", &self.unlogged())
+            .field("head", &self.head())
             .finish_non_exhaustive()
     }
 }

@@ -32,7 +32,11 @@
 //! | `draft` | building a record: format once, close under the head, write ([`Draft`]) |
 //! | `seal` | what a record states: its digest, or a keyed tag ([`SealKey`]) |
 //! | `writer` | a chain's head and sink, without a lock ([`Writer`]) |
-//! | `chain` | a `static`-able chain behind a spin lock ([`Chain`]) |
+//! | `chain` | a `static`-able chain, never waiting on bare metal ([`Chain`]) |
+//! | `interrupt` | whether the caller is an interrupt handler ([`in_interrupt`]) |
+//! | `queue` | a `static` queue of whole framed records, drained by the application ([`Queue`]) |
+//! | `queued` | the text chain over a queue: short critical sections, no sink I/O ([`QueuedChain`]) |
+//! | `compact` | the compact binary encoding: COBS frames, chain state, gaps ([`CompactChain`], [`CompactVerifier`]) |
 //! | `json` | reading `block_json`: the strict validator, the fast reader, unescaping ([`JsonFault`]) |
 //! | `record` | reading one record: the [`Record`] view, [`records()`] |
 //! | `scan` | byte searches a word at a time |
@@ -49,16 +53,20 @@
 mod chain;
 mod checkpoint;
 mod clock;
+pub mod compact;
 mod display;
 mod draft;
 mod escape;
 mod hash;
 mod head;
+mod interrupt;
 mod json;
 mod level;
 #[cfg(feature = "log")]
 mod log_facade;
 pub mod merkle;
+mod queue;
+mod queued;
 mod record;
 mod recovery;
 mod resume;
@@ -69,16 +77,20 @@ mod verdict;
 mod verify;
 mod writer;
 
-pub use chain::{AppendError, Chain};
+pub use chain::{AppendError, Chain, FlushError};
 pub use checkpoint::{origin, Checkpoint, CheckpointError, Checkpointer, Origin};
 pub use clock::{Clock, NoClock, Timestamp};
+pub use compact::{CompactChain, CompactHead, CompactVerdict, CompactVerifier};
 pub use draft::{message_capacity, Draft, MIN_CAPACITY};
 pub use hash::{BlockHasher, Hash};
 pub use head::{ExpectedHead, Head};
+pub use interrupt::in_interrupt;
 pub use json::{JsonFault, JsonFaultKind, Unescaped, MAX_DEPTH, MAX_KEYS};
 pub use level::Level;
 #[cfg(feature = "log")]
-pub use log_facade::Logger;
+pub use log_facade::{Enqueue, Logger, QueueLogger};
+pub use queue::{DrainError, Queue, MAX_IN_FLIGHT};
+pub use queued::{EnqueueError, QueuedChain};
 pub use record::{records, ReadFault, Record, RecordFault, Records};
 pub use resume::{peek_head, resume, resume_keyed, KeyedFault, ResumeError, Resumed};
 pub use seal::{Key, Plain, Seal, SealError, SealKey, SealedRecord, VerifyKey};

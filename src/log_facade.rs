@@ -1,8 +1,12 @@
 //! The `log` facade over a [`Chain`]: `log::info!` and friends write records.
 
+use core::fmt;
+
 use crate::chain::Chain;
 use crate::clock::Clock;
+use crate::compact::CompactChain;
 use crate::level::Level;
+use crate::queued::{EnqueueError, QueuedChain};
 use crate::seal::{Plain, Seal};
 
 impl From<log::Level> for Level {
@@ -19,10 +23,12 @@ impl From<log::Level> for Level {
 
 /// A `log::Log` over a `static` [`Chain`], for `log::set_logger`.
 ///
-/// `in_interrupt` tells whether the caller runs in an interrupt handler; there
-/// the logger uses [`Chain::try_append`], which never waits (a busy chain
-/// counts the record as unlogged), elsewhere [`Chain::append`]. On Cortex-M,
-/// pass a function that reads the active vector (IPSR); on a host,
+/// In an interrupt handler the logger uses [`Chain::try_append`], which never
+/// waits (a busy chain counts the record as unlogged), elsewhere
+/// [`Chain::append`] (which never waits on bare metal either, so a wrong
+/// answer costs no deadlock). [`Logger::auto`] asks the hardware
+/// ([`in_interrupt`](crate::in_interrupt): IPSR on Cortex-M, `mstatus` on
+/// RISC-V); [`Logger::new`] takes a detector of your own; on a host,
 /// [`Logger::blocking`].
 ///
 /// `log::Log` cannot return errors: a record the sink failed to take is
@@ -45,8 +51,14 @@ impl<W, C, const N: usize, S> Logger<W, C, N, S> {
         }
     }
 
-    /// A logger that always waits for the chain: for hosts and for firmware
-    /// that never logs from an interrupt handler.
+    /// A logger that asks the hardware whether the caller is an interrupt
+    /// handler ([`in_interrupt`](crate::in_interrupt)): no detector to write.
+    pub const fn auto(chain: &'static Chain<W, C, N, S>) -> Self {
+        Self::new(chain, crate::interrupt::in_interrupt)
+    }
+
+    /// A logger that always uses [`Chain::append`]: for hosts and for
+    /// firmware that never logs from an interrupt handler.
     pub const fn blocking(chain: &'static Chain<W, C, N, S>) -> Self {
         Self::new(chain, never)
     }
@@ -80,4 +92,72 @@ where
             let _ = self.chain.flush();
         }
     }
+}
+
+/// A chain that queues records: what [`QueueLogger`] writes through.
+/// Implemented by [`QueuedChain`] and the compact encoding's chain; sealed.
+pub trait Enqueue: private::Sealed {
+    /// Queues a record; a failure is counted as a lost record.
+    fn enqueue(&self, level: Level, message: fmt::Arguments<'_>);
+}
+
+pub(crate) mod private {
+    /// Only this crate's queued chains are [`Enqueue`](super::Enqueue).
+    pub trait Sealed {}
+}
+
+impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> private::Sealed
+    for QueuedChain<'_, C, N, Q, S>
+{
+}
+
+impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> Enqueue
+    for QueuedChain<'_, C, N, Q, S>
+{
+    fn enqueue(&self, level: Level, message: fmt::Arguments<'_>) {
+        // A full queue was counted by the chain; a seal failure is counted here.
+        if let Err(EnqueueError::Seal(_)) = self.append(level, message) {
+            self.note_unlogged();
+        }
+    }
+}
+
+impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> private::Sealed
+    for CompactChain<'_, C, M, Q, S>
+{
+}
+
+impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> Enqueue
+    for CompactChain<'_, C, M, Q, S>
+{
+    fn enqueue(&self, level: Level, message: fmt::Arguments<'_>) {
+        if let Err(EnqueueError::Seal(_)) = self.append(level, message) {
+            self.note_unlogged();
+        }
+    }
+}
+
+/// A `log::Log` over a `static` queued chain ([`QueuedChain`], or the compact
+/// encoding's chain), for `log::set_logger`. Every context calls the same
+/// append, which never waits; nothing reaches the sink until the application
+/// drains the queue, so `flush` does nothing.
+pub struct QueueLogger<T: 'static>(&'static T);
+
+impl<T> QueueLogger<T> {
+    /// A logger over this chain.
+    pub const fn new(chain: &'static T) -> Self {
+        QueueLogger(chain)
+    }
+}
+
+impl<T: Enqueue + Sync> log::Log for QueueLogger<T> {
+    fn enabled(&self, _metadata: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        self.0.enqueue(Level::from(record.level()), *record.args());
+    }
+
+    fn flush(&self) {}
 }

@@ -1,20 +1,27 @@
-//! Puts the chosen board's `memory.x` where cortex-m-rt's `link.x` finds it.
+//! Puts the chosen board's `memory.x` where the runtime's `link.x` finds it.
 
 use std::{env, fs, path::PathBuf};
 
 fn main() {
-    let m4 = env::var_os("CARGO_FEATURE_M4").is_some();
-    let m0 = env::var_os("CARGO_FEATURE_M0").is_some();
+    let boards = [
+        ("m4", "thumbv7em-none-eabihf", "memory-mps2-an386.x"),
+        ("m0", "thumbv6m-none-eabi", "memory-nrf51.x"),
+        ("rv", "riscv32imc-unknown-none-elf", "memory-virt.x"),
+    ];
+    let chosen: Vec<_> = boards
+        .iter()
+        .filter(|(feature, _, _)| {
+            env::var_os(format!("CARGO_FEATURE_{}", feature.to_uppercase())).is_some()
+        })
+        .collect();
     let target = env::var("TARGET").unwrap_or_default();
-    let memory = match (m4, m0) {
-        (true, false) => "memory-mps2-an386.x",
-        (false, true) if target == "thumbv6m-none-eabi" => "memory-nrf51.x",
-        (false, true) => {
-            panic!("feature `m0` (microbit, Cortex-M0) needs --target thumbv6m-none-eabi")
-        }
+    let memory = match chosen.as_slice() {
+        [(_, t, memory)] if *t == target => memory,
+        [(feature, t, _)] => panic!("feature `{feature}` needs --target {t}"),
         _ => panic!(
             "choose one board: --features m4 --target thumbv7em-none-eabihf (QEMU mps2-an386), \
-             or --features m0 --target thumbv6m-none-eabi (QEMU microbit)"
+             --features m0 --target thumbv6m-none-eabi (QEMU microbit), or \
+             --features rv --target riscv32imc-unknown-none-elf (QEMU virt)"
         ),
     };
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));

@@ -12,6 +12,7 @@
 //! | 1 | integrity failure: a record changed, removed, inserted or reordered, or the log truncated below `--expect-head`; a file that is not a log (line 1 is not a record); for `write`, `head` and `checkpoint`, a last record that fails its own check; for `write`, a seal key out of step with the log, another log's, or given for a plain log |
 //! | 2 | usage or I/O error: a bad argument, a missing file, a locked log, a log that is not a regular file |
 //! | 3 | `verify`: torn tail (the log ends inside a record, as after a crash; every record before it is intact) |
+//! | 4 | `verify`: incomplete, a compact log with gaps (lost or damaged frames; every record present that could be checked is intact) |
 
 #![doc(hidden)]
 
@@ -28,6 +29,7 @@ macro_rules! complain {
     }};
 }
 
+mod compact;
 mod json;
 mod not_a_log;
 mod verify;
@@ -51,6 +53,7 @@ enum Code {
     Integrity = 1,
     Usage = 2,
     Torn = 3,
+    Incomplete = 4,
 }
 
 impl From<Code> for ExitCode {
@@ -74,7 +77,8 @@ fn code_of(error: &Error) -> Code {
     version,
     about = "Write, verify and inspect tamper-evident (hash-chained) logs",
     after_help = "Exit codes: 0 success (verify: intact), 1 integrity failure, \
-                  2 usage or I/O error, 3 torn tail (verify)."
+                  2 usage or I/O error, 3 torn tail (verify), 4 incomplete: a compact \
+                  log with gaps (verify)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -111,7 +115,8 @@ enum Command {
         #[arg(long, value_name = "S")]
         seal_key: Option<PathBuf>,
     },
-    /// Verify a log front to back, in bounded memory.
+    /// Verify a log front to back, in bounded memory: the text format, or the
+    /// compact encoding (detected from its first bytes; exit 4 if it has gaps).
     Verify {
         /// One JSON object on standard output instead of text.
         #[arg(long)]
@@ -135,6 +140,16 @@ enum Command {
         #[arg(long, value_name = "CP")]
         checkpoint: Option<PathBuf>,
         /// The log file, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Print a compact-encoded log's frames as text lines (or JSON lines with
+    /// --json), one per record or sync record; damaged frames are marked. It
+    /// does not verify: run `verify` for that.
+    Decode {
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The compact log (a capture).
         file: PathBuf,
     },
     /// Print `SEQ HASH` of the last record, reading only the end of FILE
@@ -228,6 +243,7 @@ where
                 checkpoint,
             },
         ),
+        Command::Decode { json, file } => compact::decode(&file, json),
         Command::Head { file } => head(&file),
         Command::Checkpoint { file } => checkpoint(&file),
         Command::Keygen {

@@ -28,6 +28,9 @@ pub(super) fn run(file: &Path, as_json: bool, checks: Checks) -> Code {
     } else {
         file.display().to_string()
     };
+    if !from_stdin && super::compact::is_compact(file) {
+        return super::compact::verify(file, &name, as_json, &checks);
+    }
     let verdict = verify(file, from_stdin, checks);
     let code = match &verdict {
         Ok(Verdict::Intact(_)) => Code::Success,

@@ -1,300 +1,406 @@
-//! immutable-log on bare metal: a `static` hash chain over the UART, written
-//! through the `log` facade from `main` and from the SysTick handler, in QEMU.
+//! immutable-log on bare metal: a `static` hash chain whose records go into a
+//! `static` queue of whole framed records, drained by `main` to the UART, in
+//! QEMU. Text format by default, the compact encoding with `compact`.
 //!
 //! The UART carries the log and nothing else, so a capture of it verifies as
-//! it is: `immutable-log verify capture.log`. The program ends through
-//! semihosting: status 0 when every record was written or reported lost.
+//! it is: `immutable-log verify capture`. The program ends through
+//! semihosting: status 0 only if everything below happened and every record
+//! was written or reported lost.
 //!
-//! `main` writes 17 records, the SysTick handler 8 (through the logger's
-//! non-blocking path). Once, `main` holds the chain while the handler tries to
-//! write: that record is lost, and the next record states `"unlogged":1`, under
-//! its hash, so the verifier reports the loss.
+//! - `main` writes records and drains the queue after each.
+//! - The timer interrupt writes records with the blocking `append` and reads
+//!   `head`. Once, on purpose, it runs in the middle of one of `main`'s
+//!   appends (the chain's clock pends it inside the append's critical
+//!   section, so it is taken the moment that ends: `main`'s record has its
+//!   place and `seq`, its bytes are not written yet); there it appends, and
+//!   its own append is interrupted the same way by a nested interrupt of
+//!   higher priority, which appends and reads `head` too. Nothing waits,
+//!   everything completes, and the bytes still leave in `seq` order.
+//! - Then `main` overruns the queue on purpose: the records that do not fit
+//!   are lost whole, counted, and the next record states how many.
 //!
-//! Boards (exactly one feature):
-//! - `m4`: QEMU `mps2-an386`, Cortex-M4, `thumbv7em-none-eabihf`, CMSDK UART0;
-//! - `m0`: QEMU `microbit`, nRF51 Cortex-M0, `thumbv6m-none-eabi`, nRF UART0,
-//!   chain lock through portable-atomic.
-//!
-//! `cargo run-m4` / `cargo run-m0` (aliases in `.cargo/config.toml`) run it.
+//! Boards (exactly one feature): `m4` (QEMU `mps2-an386`, Cortex-M4), `m0`
+//! (QEMU `microbit`, Cortex-M0), `rv` (QEMU `virt`, rv32imc). `icount` runs
+//! the benchmark instead (instructions per append and inside the critical
+//! sections, bytes per record), for QEMU `-icount`.
 
 #![no_std]
 #![no_main]
+#![cfg_attr(any(feature = "icount", feature = "nolog"), allow(dead_code, unused_imports))]
 
-#[cfg(all(feature = "m4", feature = "m0"))]
-compile_error!("features `m4` and `m0` choose the board: enable exactly one");
-#[cfg(not(any(feature = "m4", feature = "m0")))]
-compile_error!("choose the board: `--features m4` (mps2-an386) or `--features m0` (microbit)");
+#[cfg(any(
+    all(feature = "m4", feature = "m0"),
+    all(feature = "m4", feature = "rv"),
+    all(feature = "m0", feature = "rv")
+))]
+compile_error!("features `m4`, `m0` and `rv` choose the board: enable exactly one");
+#[cfg(not(any(feature = "m4", feature = "m0", feature = "rv")))]
+compile_error!("choose the board: `--features m4`, `m0` or `rv`");
 
+mod board;
+mod cs;
 mod uart;
 
-// thumbv6m has atomic load and store, not read-modify-write: each counter
-// below has one writer (the SysTick handler or `main`), so load + store is enough.
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+// thumbv6m and rv32imc have atomic load and store, not read-modify-write:
+// each counter below has one writer, or is changed in a critical section.
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering::Relaxed};
 
-use cortex_m::peripheral::syst::SystClkSource;
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::debug;
+#[cfg(not(feature = "nolog"))]
+use immutable_log::Level;
+use immutable_log::{Clock, Timestamp};
 
 use uart::Uart;
 
-/// The core clock SysTick counts: 25 MHz on MPS2, 16 MHz on the nRF51.
-#[cfg(feature = "m4")]
-const CORE_HZ: u32 = 25_000_000;
-#[cfg(feature = "m0")]
-const CORE_HZ: u32 = 16_000_000;
-
-/// SysTick rate: the timestamps' resolution.
+/// Timer rate: the timestamps' resolution.
 const TICK_HZ: u32 = 1_000;
-/// Records `main` writes, one every `MAIN_PERIOD` ticks.
+/// Records `main` writes in its first phase, one every `MAIN_PERIOD` ticks.
 const MAIN_RECORDS: u32 = 16;
 const MAIN_PERIOD: u32 = 3;
-/// Records the SysTick handler writes, one every `SYSTICK_PERIOD` ticks.
-const SYSTICK_RECORDS: u32 = 8;
-const SYSTICK_PERIOD: u32 = 5;
-/// Give up (and fail) if the handler has not written its records by then.
+/// Records the timer interrupt writes, one every `TIMER_PERIOD` ticks.
+const TIMER_RECORDS: u32 = 8;
+const TIMER_PERIOD: u32 = 5;
+/// Records `main` writes without draining, to overrun the queue.
+const OVERRUN_RECORDS: u32 = 24;
+/// Give up (and fail) if the timer has not written its records by then.
 const DEADLINE_TICKS: u32 = 10 * TICK_HZ;
 
-/// The record buffer: a whole `block_json`, at least `immutable_log::MIN_CAPACITY`.
+/// Text: a record buffer of 512 bytes (a whole `block_json`), a 2 KiB queue.
+#[cfg(not(feature = "compact"))]
 const N: usize = 512;
+#[cfg(not(feature = "compact"))]
+const Q: usize = 2048;
+/// Compact: messages up to 128 bytes, a 512-byte queue.
+#[cfg(feature = "compact")]
+const N: usize = 128;
+#[cfg(feature = "compact")]
+const Q: usize = 512;
 
-/// The chain's clock: SysTick ticks since boot.
-///
-/// A unit struct rather than a `fn() -> Timestamp`: the chain then holds no
-/// function pointer, and reading the clock inlines into the append path.
-#[cfg(not(feature = "nolog"))]
-struct SysTickClock;
+/// Timer interrupts so far (written by the timer handler only).
+static TICKS: AtomicU32 = AtomicU32::new(0);
+/// Records the timer handler wrote.
+static TIMER_WRITTEN: AtomicU32 = AtomicU32::new(0);
+/// Records appended, and records lost to a full queue (changed in critical sections).
+static APPENDED: AtomicU32 = AtomicU32::new(0);
+static LOST: AtomicU32 = AtomicU32::new(0);
 
-#[cfg(not(feature = "nolog"))]
-impl immutable_log::Clock for SysTickClock {
-    fn now(&self) -> immutable_log::Timestamp {
-        immutable_log::Timestamp::from_ticks(u64::from(TICKS.load(Relaxed)), TICK_HZ)
+/// The scenario's stages: `main` arms the timer, the timer handler the nested interrupt.
+static STAGE: AtomicU8 = AtomicU8::new(IDLE);
+const IDLE: u8 = 0;
+const MAIN_ARMED: u8 = 1;
+const TIMER_DUE: u8 = 2;
+const TIMER_ARMED: u8 = 3;
+const NESTED_DUE: u8 = 4;
+const NESTED_DONE: u8 = 5;
+
+/// The chain's clock: timer ticks since boot. It runs inside the chain's
+/// critical section, which is what makes it the scenario's hook: an
+/// interrupt pended here is taken the moment that section ends, with the
+/// append half done.
+struct TickClock;
+
+impl Clock for TickClock {
+    fn now(&self) -> Timestamp {
+        match STAGE.load(Relaxed) {
+            MAIN_ARMED => {
+                STAGE.store(TIMER_DUE, Relaxed);
+                board::pend_timer();
+            }
+            TIMER_ARMED => {
+                STAGE.store(NESTED_DUE, Relaxed);
+                board::pend_nested();
+            }
+            _ => {}
+        }
+        // 32-bit arithmetic: no 64-bit division routine in the image.
+        let ticks = TICKS.load(Relaxed);
+        Timestamp::new(
+            u64::from(ticks / TICK_HZ),
+            (ticks % TICK_HZ) * (1_000_000 / TICK_HZ),
+        )
     }
 }
 
 #[cfg(not(feature = "nolog"))]
-static CHAIN: immutable_log::Chain<Uart, SysTickClock, N> =
-    immutable_log::Chain::new(Uart, SysTickClock);
+static QUEUE: immutable_log::Queue<Q> = immutable_log::Queue::new();
+
+#[cfg(all(not(feature = "nolog"), not(feature = "compact")))]
+type Log = immutable_log::QueuedChain<'static, TickClock, N, Q>;
+#[cfg(all(not(feature = "nolog"), not(feature = "compact")))]
+static LOG: Log = Log::new(&QUEUE, TickClock);
+
+#[cfg(all(not(feature = "nolog"), feature = "compact"))]
+type Log = immutable_log::CompactChain<'static, TickClock, N, Q>;
+/// A sync record after every 8 records: a capture with frames lost resumes there.
+#[cfg(all(not(feature = "nolog"), feature = "compact"))]
+static LOG: Log = Log::new(&QUEUE, TickClock).with_sync_every(8);
+
 #[cfg(not(feature = "nolog"))]
-static LOGGER: immutable_log::Logger<Uart, SysTickClock, N> =
-    immutable_log::Logger::new(&CHAIN, in_interrupt);
+static LOGGER: immutable_log::QueueLogger<Log> = immutable_log::QueueLogger::new(&LOG);
 
-/// SysTick interrupts so far (written by the handler only).
-static TICKS: AtomicU32 = AtomicU32::new(0);
-/// Records the handler wrote, and records it lost to a busy chain.
-static SYSTICK_WRITTEN: AtomicU32 = AtomicU32::new(0);
-static SYSTICK_BUSY: AtomicU32 = AtomicU32::new(0);
+#[cfg(not(feature = "nolog"))]
+fn bump(counter: &AtomicU32) {
+    critical_section::with(|_| counter.store(counter.load(Relaxed) + 1, Relaxed));
+}
 
-/// Writes a record through the `log` facade; in the `nolog` size baseline,
-/// nothing (the arguments are still evaluated, and optimised away).
+/// Appends a record (the blocking `append`: it never waits), counting it as
+/// appended or lost; in the `nolog` size baseline, nothing.
 macro_rules! record {
     ($level:ident, $($arg:tt)+) => {{
         #[cfg(not(feature = "nolog"))]
-        log::$level!($($arg)+);
+        match LOG.append(Level::$level, format_args!($($arg)+)) {
+            Ok(_) => bump(&APPENDED),
+            Err(_) => bump(&LOST),
+        }
         #[cfg(feature = "nolog")]
         let _ = format_args!($($arg)+);
     }};
 }
 
-/// True in an exception handler: there the logger uses the chain's
-/// non-blocking `try_append`.
-#[cfg(not(feature = "nolog"))]
-fn in_interrupt() -> bool {
-    use cortex_m::peripheral::{scb::VectActive, SCB};
-    SCB::vect_active() != VectActive::ThreadMode
-}
-
-#[entry]
-fn main() -> ! {
-    let mut core = cortex_m::Peripherals::take().unwrap_or_else(|| fail());
-    Uart::init();
-
+/// The last record's `seq` (`u64::MAX` before the first), read without waiting.
+fn head_seq() -> u64 {
     #[cfg(not(feature = "nolog"))]
     {
-        // SAFETY: called once, before the SysTick interrupt is enabled: nothing
-        // can call into `log` concurrently.
+        LOG.head().map_or(u64::MAX, |h| h.seq_or_max())
+    }
+    #[cfg(feature = "nolog")]
+    u64::MAX
+}
+
+/// The heads of both chains say `seq` the same way.
+#[cfg(not(feature = "nolog"))]
+trait SeqOrMax {
+    fn seq_or_max(&self) -> u64;
+}
+
+#[cfg(not(feature = "nolog"))]
+impl SeqOrMax for immutable_log::Head {
+    fn seq_or_max(&self) -> u64 {
+        self.seq.unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(not(feature = "nolog"))]
+impl SeqOrMax for immutable_log::CompactHead {
+    fn seq_or_max(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// Sends every queued record to the UART.
+fn drain() {
+    #[cfg(not(feature = "nolog"))]
+    if QUEUE.drain(&mut Uart).is_err() {
+        board::exit(false);
+    }
+}
+
+#[cfg_attr(any(feature = "m4", feature = "m0"), cortex_m_rt::entry)]
+#[cfg_attr(feature = "rv", riscv_rt::entry)]
+fn main() -> ! {
+    board::init();
+    #[cfg(feature = "icount")]
+    bench();
+    #[cfg(not(feature = "icount"))]
+    scenario();
+}
+
+#[cfg(not(feature = "icount"))]
+fn scenario() -> ! {
+    #[cfg(not(feature = "nolog"))]
+    {
+        // SAFETY: called once, before any interrupt is enabled: nothing can
+        // call into `log` concurrently.
         unsafe {
-            log::set_logger_racy(&LOGGER).unwrap_or_else(|_| fail());
+            if log::set_logger_racy(&LOGGER).is_err() {
+                board::exit(false);
+            }
             log::set_max_level_racy(log::LevelFilter::Trace);
         }
+        // Through the `log` facade: the same append, counted here.
+        log::info!("boot: immutable-log firmware on {}, timer {} Hz", board::NAME, TICK_HZ);
+        log::debug!("queue {} bytes, record room {} bytes", Q, N);
+        APPENDED.store(2, Relaxed);
     }
-
-    record!(
-        info,
-        "boot: immutable-log firmware, core {} Hz, SysTick {} Hz",
-        CORE_HZ,
-        TICK_HZ
-    );
-    record!(
-        debug,
-        "record buffer {} bytes, message room {} bytes",
-        N,
-        immutable_log::message_capacity(N)
-    );
-
-    let syst = &mut core.SYST;
-    syst.set_clock_source(SystClkSource::Core);
-    syst.set_reload(CORE_HZ / TICK_HZ - 1);
-    syst.clear_current();
-    syst.enable_interrupt();
-    syst.enable_counter();
+    drain();
+    board::start_timer(TICK_HZ);
 
     for i in 2..MAIN_RECORDS {
         wait_ticks(MAIN_PERIOD);
         match i {
             3 => {
-                // Hold the chain across a SysTick record: the handler's
-                // `try_append` finds it busy and never waits; the record is
-                // counted, and the next one written says so ("unlogged":1).
-                #[cfg(not(feature = "nolog"))]
-                CHAIN.with_writer(|_| wait_ticks(SYSTICK_PERIOD + 1));
-                #[cfg(feature = "nolog")]
-                wait_ticks(SYSTICK_PERIOD + 1);
-                record!(
-                    info,
-                    "main: held the chain for {} ticks",
-                    SYSTICK_PERIOD + 1
-                )
+                // The timer interrupt comes in the middle of this append, and
+                // the nested interrupt in the middle of the timer's.
+                STAGE.store(MAIN_ARMED, Relaxed);
+                record!(Info, "main: this append was interrupted half done (timer, then nested)");
             }
             5 => record!(
-                warn,
+                Warning,
                 "display escaping: tab\there, newline\nhere, pipe | and \"quotes\""
             ),
-            7 => record!(info, "UTF-8 passes as is: 25 µs, ±3 °C, ✓"),
-            9 => record!(error, "error level, code {:#06x}", 0xBEEFu32),
-            11 => record!(trace, "trace level, ticks {}", TICKS.load(Relaxed)),
+            7 => record!(Info, "UTF-8 passes as is: 25 µs, ±3 °C, ✓"),
+            9 => record!(Error, "error level, code {:#06x}", 0xBEEFu32),
+            11 => record!(Trace, "trace level, ticks {}", TICKS.load(Relaxed)),
             _ => record!(
-                info,
+                Info,
                 "main: record {} of {}, ticks {}",
                 i,
                 MAIN_RECORDS,
                 TICKS.load(Relaxed)
             ),
         }
+        drain();
     }
 
     let deadline = TICKS.load(Relaxed) + DEADLINE_TICKS;
-    while SYSTICK_WRITTEN.load(Relaxed) < SYSTICK_RECORDS {
+    while TIMER_WRITTEN.load(Relaxed) < TIMER_RECORDS || STAGE.load(Relaxed) != NESTED_DONE {
         if TICKS.load(Relaxed) > deadline {
-            fail();
+            board::exit(false);
         }
-        cortex_m::asm::wfi();
+        board::wait();
+        drain();
     }
-    syst.disable_interrupt();
-    syst.disable_counter();
+    board::stop_timer();
+    drain();
 
-    let from_systick = SYSTICK_WRITTEN.load(Relaxed);
-    let busy = SYSTICK_BUSY.load(Relaxed);
+    // Overrun: records queued faster than anything drains them.
+    let lost_before = LOST.load(Relaxed);
+    for i in 0..OVERRUN_RECORDS {
+        record!(Info, "overrun: record {} of {}, nothing drains", i + 1, OVERRUN_RECORDS);
+    }
+    let overrun_lost = LOST.load(Relaxed) - lost_before;
+    drain();
     record!(
-        info,
-        "done: {} records from main, {} from SysTick, {} lost to a busy chain (reported as unlogged)",
-        MAIN_RECORDS + 1,
-        from_systick,
-        busy
+        Warning,
+        "after the overrun: {} records lost whole to a full queue (this record says so)",
+        overrun_lost
     );
+    record!(
+        Info,
+        "done: {} timer records, nested interrupt done, {} lost and reported",
+        TIMER_WRITTEN.load(Relaxed),
+        LOST.load(Relaxed)
+    );
+    drain();
 
     #[cfg(not(feature = "nolog"))]
     {
-        log::logger().flush();
-        // Every record written, every lost one reported: seq counts them all.
-        let written = CHAIN.head().and_then(|h| h.seq).map_or(0, |seq| seq + 1);
-        let expected = u64::from(MAIN_RECORDS + 1 + from_systick);
-        // ... and the record lost while `main` held the chain was reported.
-        if written != expected || written < 20 || CHAIN.unlogged() != 0 || busy == 0 {
-            fail();
+        // Every record appended is in the chain; every lost one was reported.
+        let written = head_seq().wrapping_add(1);
+        if written != u64::from(APPENDED.load(Relaxed)) || LOG.unlogged() != 0 || overrun_lost == 0
+        {
+            board::exit(false);
         }
     }
     #[cfg(feature = "stack-report")]
-    report_stack();
-    debug::exit(debug::EXIT_SUCCESS);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    board::report_stack();
+    board::exit(true);
 }
 
-/// Prints the stack's peak use (main and SysTick together) to the host's
-/// stderr through semihosting: cortex-m-rt painted the free RAM at reset, and
-/// the lowest word no longer painted is the deepest the stack went.
-#[cfg(feature = "stack-report")]
-fn report_stack() {
-    extern "C" {
-        static _stack_end: u32;
-        static _stack_start: u32;
-    }
-    // Only the addresses of the linker's symbols are taken.
-    let low = core::ptr::addr_of!(_stack_end) as usize;
-    let top = core::ptr::addr_of!(_stack_start) as usize;
-    let mut deepest = low;
-    // SAFETY: every word between the end of .bss and the top of RAM is RAM.
-    while deepest < top
-        && unsafe { core::ptr::read_volatile(deepest as *const u32) }
-            == cortex_m_rt::STACK_PAINT_VALUE
-    {
-        deepest += 4;
-    }
-    cortex_m_semihosting::heprintln!(
-        "stack: {} bytes used at peak, of {} free",
-        top - deepest,
-        top - low
-    );
-}
-
-/// Sleeps until `n` more SysTick interrupts have happened.
+/// Sleeps until `n` more timer interrupts have happened.
 fn wait_ticks(n: u32) {
     let until = TICKS.load(Relaxed) + n;
     while TICKS.load(Relaxed) < until {
-        cortex_m::asm::wfi();
+        board::wait();
     }
 }
 
-#[exception]
-fn SysTick() {
+/// The timer interrupt (lowest priority).
+pub fn on_timer() {
     let ticks = TICKS.load(Relaxed) + 1;
     TICKS.store(ticks, Relaxed);
-    let written = SYSTICK_WRITTEN.load(Relaxed);
-    if !ticks.is_multiple_of(SYSTICK_PERIOD) || written >= SYSTICK_RECORDS {
+    if STAGE.load(Relaxed) == TIMER_DUE {
+        // Pended by `main`'s append, which is half done under us: append
+        // anyway (never waits) and read the head (never waits).
+        STAGE.store(TIMER_ARMED, Relaxed);
+        let head = head_seq();
+        record!(
+            Info,
+            "timer: interrupted main mid-append; head seq {} (main's record: its place reserved, its bytes not written yet)",
+            head
+        );
         return;
     }
-    #[cfg(not(feature = "nolog"))]
-    {
-        // The logger sees an exception and uses `try_append`: if `main` holds
-        // the chain, the record is counted, not written, and the next record
-        // says so (`"unlogged":N`).
-        let lost_before = CHAIN.unlogged();
-        record!(
-            info,
-            "SysTick: tick {}, interrupt record {}",
-            ticks,
-            written + 1
-        );
-        if CHAIN.unlogged() > lost_before {
-            SYSTICK_BUSY.store(SYSTICK_BUSY.load(Relaxed) + 1, Relaxed);
-            return;
-        }
+    let written = TIMER_WRITTEN.load(Relaxed);
+    if ticks % TIMER_PERIOD != 0 || written >= TIMER_RECORDS {
+        return;
     }
-    #[cfg(feature = "nolog")]
-    record!(
-        info,
-        "SysTick: tick {}, interrupt record {}",
-        ticks,
-        written + 1
-    );
-    SYSTICK_WRITTEN.store(written + 1, Relaxed);
+    record!(Info, "timer: tick {}, interrupt record {}, head seq {}", ticks, written + 1, head_seq());
+    TIMER_WRITTEN.store(written + 1, Relaxed);
 }
 
-#[exception]
-unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
-    fail()
+/// The nested interrupt (above the timer).
+pub fn on_nested() {
+    if STAGE.load(Relaxed) != NESTED_DUE {
+        return;
+    }
+    let head = head_seq();
+    record!(
+        Warning,
+        "nested: interrupted the timer mid-append; head seq {}",
+        head
+    );
+    STAGE.store(NESTED_DONE, Relaxed);
+}
+
+/// The benchmark: three typical messages, each after a warm-up, measured in
+/// instructions (QEMU `-icount`), bytes queued, critical sections.
+#[cfg(feature = "icount")]
+fn bench() -> ! {
+    use cs::probe;
+    board::start_counter();
+    let encoding = if cfg!(feature = "compact") { "compact" } else { "text" };
+    diag!("icount: board {} encoding {} shift {}", board::NAME, encoding, board::ICOUNT_SHIFT);
+    probe::reset();
+    critical_section::with(|_| {});
+    let (empty, _, _) = probe::take();
+    for i in 0..3 {
+        for round in 0..2 {
+            let before = QUEUE.pending();
+            probe::reset();
+            let t0 = board::counter();
+            let ok = match i {
+                0 => LOG.append(Level::Info, format_args!("adc ch{} = {} mV", 3, 1234)).is_ok(),
+                1 => LOG
+                    .append(
+                        Level::Warning,
+                        format_args!("boot: reset cause {:#x}, fw {}.{}.{}", 4, 1, 2, 3),
+                    )
+                    .is_ok(),
+                _ => LOG
+                    .append(
+                        Level::Info,
+                        format_args!(
+                            "sensor {}: temp {} dC, rh {} %, batt {} mV",
+                            7, 235, 41, 3712
+                        ),
+                    )
+                    .is_ok(),
+            };
+            let t1 = board::counter();
+            let (max, total, count) = probe::take();
+            let bytes = QUEUE.pending() - before;
+            drain();
+            if !ok {
+                board::exit(false);
+            }
+            if round == 1 {
+                diag!(
+                    "icount: message {} bytes {} append {} cs_max {} cs_total {} cs_count {} cs_empty {}",
+                    i,
+                    bytes,
+                    board::to_insns(board::elapsed(t0, t1)),
+                    board::to_insns(max),
+                    board::to_insns(total),
+                    count,
+                    board::to_insns(empty)
+                );
+            }
+        }
+    }
+    board::exit(true);
 }
 
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    fail()
-}
-
-/// Ends the QEMU run with a failure status (no output: the UART is the log's).
-fn fail() -> ! {
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
+    board::exit(false)
 }

@@ -1,9 +1,10 @@
 //! Blocking transmit-only UART drivers, as `embedded_io::Write` sinks: the
-//! CMSDK APB UART0 of the MPS2 boards (`m4`) and the nRF51 UART0 (`m0`).
+//! CMSDK APB UART0 of the MPS2 boards (`m4`), the nRF51 UART0 (`m0`) and the
+//! ns16550a of QEMU `virt` (`rv`).
 //!
-//! `Uart` is a zero-sized handle: the chain owns it inside its lock, so only
-//! one record at a time reaches the data register. Nothing else in the
-//! firmware writes to the UART: its output is the log, byte for byte.
+//! `Uart` is a zero-sized handle: only `main` drains the queue into it.
+//! Nothing else in the firmware writes to the UART: its output is the log,
+//! byte for byte.
 
 use core::convert::Infallible;
 use core::ptr::{read_volatile, write_volatile};
@@ -11,12 +12,14 @@ use core::ptr::{read_volatile, write_volatile};
 /// Transmit side of the board's UART0.
 pub struct Uart;
 
+#[cfg(any(feature = "m4", feature = "m0"))]
 fn write_reg(addr: usize, value: u32) {
     // SAFETY: `addr` is one of the UART's 32-bit registers below, an MMIO
     // address that is valid and aligned on this board.
     unsafe { write_volatile(addr as *mut u32, value) }
 }
 
+#[cfg(any(feature = "m4", feature = "m0"))]
 fn read_reg(addr: usize) -> u32 {
     // SAFETY: as in `write_reg`.
     unsafe { read_volatile(addr as *const u32) }
@@ -52,6 +55,28 @@ mod regs {
     pub const BAUD_115200: u32 = 0x01D7_E000;
 }
 
+#[cfg(feature = "rv")]
+mod regs {
+    //! ns16550a UART0 of QEMU `virt` (8-bit registers).
+    const BASE: usize = 0x1000_0000;
+    pub const THR: usize = BASE;
+    pub const LSR: usize = BASE + 5;
+    /// LSR: the transmit holding register is empty.
+    pub const LSR_THRE: u8 = 1 << 5;
+}
+
+#[cfg(feature = "rv")]
+fn write_reg8(addr: usize, value: u8) {
+    // SAFETY: `addr` is one of the ns16550a's 8-bit registers on `virt`.
+    unsafe { write_volatile(addr as *mut u8, value) }
+}
+
+#[cfg(feature = "rv")]
+fn read_reg8(addr: usize) -> u8 {
+    // SAFETY: as in `write_reg8`.
+    unsafe { read_volatile(addr as *const u8) }
+}
+
 impl Uart {
     /// Enables the transmitter. Call once, before the first record.
     pub fn init() {
@@ -68,6 +93,7 @@ impl Uart {
             write_reg(regs::ENABLE, regs::ENABLE_UART);
             write_reg(regs::TASKS_STARTTX, 1);
         }
+        // ns16550a: QEMU sends at once; the reset state (8N1) is what it needs.
     }
 
     fn put(byte: u8) {
@@ -81,6 +107,11 @@ impl Uart {
             write_reg(regs::EVENTS_TXDRDY, 0);
             write_reg(regs::TXD, u32::from(byte));
             while read_reg(regs::EVENTS_TXDRDY) == 0 {}
+        }
+        #[cfg(feature = "rv")]
+        {
+            while read_reg8(regs::LSR) & regs::LSR_THRE == 0 {}
+            write_reg8(regs::THR, byte);
         }
     }
 }

@@ -1,0 +1,186 @@
+//! COBS (Consistent Overhead Byte Stuffing) framing: a frame holds no zero
+//! byte, and a zero ends it, so a reader resynchronises at the next zero after
+//! lost or garbled bytes.
+//!
+//! Written here rather than taken from the `cobs` crate: the chain must know a
+//! frame's exact length inside its critical section (to reserve it) and then
+//! encode straight into the queue's bytes, which are atomics, not a `&mut [u8]`.
+//! For a payload of at most 253 bytes the length is always `payload + 1`.
+
+/// The longest payload whose COBS form is exactly one byte longer: a single
+/// code block.
+pub(crate) const SINGLE_BLOCK: usize = 253;
+
+/// Where encoded bytes go: appended, with one earlier byte (the pending code
+/// byte) patched later.
+pub(crate) trait Out {
+    /// Bytes written so far.
+    fn pos(&self) -> usize;
+    /// Appends a byte.
+    fn push(&mut self, byte: u8);
+    /// Overwrites the byte at `at` (< `len()`).
+    fn patch(&mut self, at: usize, byte: u8);
+}
+
+/// Encodes a payload given in pieces, without the trailing zero.
+pub(crate) struct Encoder<'o, O: Out> {
+    out: &'o mut O,
+    /// Where the current block's code byte stands.
+    code_at: usize,
+    /// The current block's code: 1 + its non-zero bytes so far.
+    code: u8,
+}
+
+impl<'o, O: Out> Encoder<'o, O> {
+    pub(crate) fn new(out: &'o mut O) -> Self {
+        let code_at = out.pos();
+        out.push(0);
+        Encoder {
+            out,
+            code_at,
+            code: 1,
+        }
+    }
+
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == 0 {
+                self.close_block();
+            } else {
+                self.out.push(b);
+                self.code += 1;
+                if self.code == 0xff {
+                    self.close_block();
+                }
+            }
+        }
+    }
+
+    fn close_block(&mut self) {
+        self.out.patch(self.code_at, self.code);
+        self.code_at = self.out.pos();
+        self.out.push(0);
+        self.code = 1;
+    }
+
+    /// Ends the payload and writes the frame's zero.
+    pub(crate) fn finish(self) {
+        self.out.patch(self.code_at, self.code);
+        self.out.push(0);
+    }
+}
+
+/// A COBS frame could not be decoded: a code byte points past the frame's end,
+/// or a zero stands inside it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Malformed;
+
+/// Decodes `frame` (without its trailing zero) in place; returns the payload
+/// length (the payload is `frame[..len]`).
+pub(crate) fn decode_in_place(frame: &mut [u8]) -> Result<usize, Malformed> {
+    let mut read = 0;
+    let mut write = 0;
+    while read < frame.len() {
+        let code = usize::from(*frame.get(read).ok_or(Malformed)?);
+        if code == 0 || read + code > frame.len() {
+            return Err(Malformed);
+        }
+        read += 1;
+        for _ in 1..code {
+            let b = *frame.get(read).ok_or(Malformed)?;
+            if b == 0 {
+                return Err(Malformed);
+            }
+            *frame.get_mut(write).ok_or(Malformed)? = b;
+            read += 1;
+            write += 1;
+        }
+        if code < 0xff && read < frame.len() {
+            *frame.get_mut(write).ok_or(Malformed)? = 0;
+            write += 1;
+        }
+    }
+    Ok(write)
+}
+
+/// A buffer as an [`Out`]: for tests and the format's test vectors.
+#[cfg(test)]
+impl Out for std::vec::Vec<u8> {
+    fn pos(&self) -> usize {
+        std::vec::Vec::len(self)
+    }
+    fn push(&mut self, byte: u8) {
+        std::vec::Vec::push(self, byte)
+    }
+    fn patch(&mut self, at: usize, byte: u8) {
+        self[at] = byte;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec::Vec;
+
+    fn encode(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut e = Encoder::new(&mut out);
+        e.write(payload);
+        e.finish();
+        out
+    }
+
+    #[test]
+    fn known_vectors() {
+        // From the COBS paper / Wikipedia's examples.
+        assert_eq!(encode(&[0x00]), [0x01, 0x01, 0x00]);
+        assert_eq!(encode(&[0x00, 0x00]), [0x01, 0x01, 0x01, 0x00]);
+        assert_eq!(
+            encode(&[0x11, 0x22, 0x00, 0x33]),
+            [0x03, 0x11, 0x22, 0x02, 0x33, 0x00]
+        );
+        assert_eq!(
+            encode(&[0x11, 0x00, 0x00, 0x00]),
+            [0x02, 0x11, 0x01, 0x01, 0x01, 0x00]
+        );
+        let long: Vec<u8> = (1..=254).collect();
+        let e = encode(&long);
+        assert_eq!(e[0], 0xff);
+        assert_eq!(e.len(), 254 + 2 + 1);
+    }
+
+    #[test]
+    fn round_trips_and_length_rule() {
+        let mut seed = 7u32;
+        for len in 0..600 {
+            let payload: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    // Plenty of zeros, and long zero-free runs.
+                    if len % 3 == 0 {
+                        (seed >> 16) as u8 | 1
+                    } else {
+                        (seed >> 24) as u8 % 4
+                    }
+                })
+                .collect();
+            let mut frame = encode(&payload);
+            assert_eq!(frame.pop(), Some(0));
+            assert!(!frame.contains(&0));
+            if len <= SINGLE_BLOCK {
+                assert_eq!(frame.len(), len + 1, "{len}");
+            }
+            let n = decode_in_place(&mut frame).unwrap();
+            assert_eq!(&frame[..n], &payload[..], "{len}");
+        }
+    }
+
+    #[test]
+    fn malformed_frames_are_refused() {
+        assert_eq!(decode_in_place(&mut [0x05, 1, 2]), Err(Malformed));
+        assert_eq!(decode_in_place(&mut [0x03, 1, 0]), Err(Malformed));
+        assert_eq!(decode_in_place(&mut [0x00]), Err(Malformed));
+        assert_eq!(decode_in_place(&mut []), Ok(0));
+    }
+}
