@@ -347,12 +347,12 @@ impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_,
         };
         put(&[head], &mut frame);
         let k = leb128(seq, &mut n);
-        put(&n[..k], &mut frame);
+        put(n.get(..k).unwrap_or_default(), &mut frame);
         let k = leb128(time_us, &mut n);
-        put(&n[..k], &mut frame);
+        put(n.get(..k).unwrap_or_default(), &mut frame);
         if unlogged > 0 {
             let k = leb128(unlogged, &mut n);
-            put(&n[..k], &mut frame);
+            put(n.get(..k).unwrap_or_default(), &mut frame);
         }
         frame.header_len = len;
         let payload = len + message_len + frame.tag_len;
@@ -390,18 +390,27 @@ fn sync_frame<S: Seal>(seal: &S, next: u64, state: &[u8; 32]) -> Result<SyncFram
         len: 0,
     };
     let keyed = seal.is_keyed();
-    sync.bytes[0] = KIND_SYNC | if keyed { KEYED } else { 0 };
     let mut n = [0u8; 10];
     let k = leb128(next, &mut n);
-    sync.bytes[1..1 + k].copy_from_slice(&n[..k]);
-    sync.bytes[1 + k..33 + k].copy_from_slice(state);
-    sync.len = 33 + k;
-    if keyed {
+    let tag = if keyed {
         let tag = seal
             .tag(Some(next), &sync_digest(next, state))
             .map_err(EnqueueError::Seal)?;
-        sync.bytes[33 + k..49 + k].copy_from_slice(&tag.as_bytes()[..KEYED_TAG]);
-        sync.len += KEYED_TAG;
+        Some(tag)
+    } else {
+        None
+    };
+    let kind = [KIND_SYNC | if keyed { KEYED } else { 0 }];
+    let tag_bytes = tag
+        .as_ref()
+        .and_then(|t| t.as_bytes().get(..KEYED_TAG))
+        .unwrap_or_default();
+    let parts: [&[u8]; 4] = [&kind, n.get(..k).unwrap_or_default(), state, tag_bytes];
+    for byte in parts.iter().flat_map(|p| p.iter()) {
+        if let Some(slot) = sync.bytes.get_mut(sync.len) {
+            *slot = *byte;
+            sync.len += 1;
+        }
     }
     Ok(sync)
 }

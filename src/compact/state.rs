@@ -47,7 +47,7 @@ pub(crate) fn advance(
 ) -> [u8; 32] {
     let mut words = [0u32; 8];
     for (w, b) in words.iter_mut().zip(state.chunks_exact(4)) {
-        *w = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        *w = b.try_into().map_or(0, u32::from_be_bytes);
     }
     let mut block = [0u8; 64];
     block[..32].copy_from_slice(digest.as_bytes());

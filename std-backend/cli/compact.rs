@@ -336,11 +336,13 @@ fn line(payload: &Payload<'_>, as_json: bool) -> String {
                     ),
                     "message": r.message,
                 });
-                if r.truncated() {
-                    v["truncated"] = true.into();
-                }
-                if r.unlogged > 0 {
-                    v["unlogged"] = r.unlogged.into();
+                if let Some(o) = v.as_object_mut() {
+                    if r.truncated() {
+                        o.insert("truncated".into(), true.into());
+                    }
+                    if r.unlogged > 0 {
+                        o.insert("unlogged".into(), r.unlogged.into());
+                    }
                 }
                 v.to_string()
             } else {
