@@ -4,15 +4,15 @@
 //! `seq` runs densely from 0.
 #![cfg(feature = "std")]
 
-#[path = "std_support.rs"]
-mod support;
+mod common;
 
 use std::path::Path;
 use std::thread;
 
+use common::files::intact;
+use common::{read_records, seed_formatted};
 use immutable_log::std_backend::{Durability, LogFile, PlainFormat};
 use immutable_log::Level;
-use support::{displays, intact, seed_formatted};
 
 /// How the threads write.
 #[derive(Clone, Copy)]
@@ -70,7 +70,9 @@ fn check(path: &Path, threads: usize, per_thread: usize, via: Via) {
     assert_eq!(report.unlogged, 0);
     let log = std::fs::read(path).unwrap();
     let mut next = vec![0usize; threads];
-    for message in displays(&log) {
+    for record in read_records(&log) {
+        // The display text: the message, which holds no control character.
+        let message = std::str::from_utf8(record.display()).expect("UTF-8 display");
         let text = match via {
             Via::Append => message,
             Via::LogFacade => {
