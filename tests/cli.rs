@@ -3,61 +3,18 @@
 //! error, 3 torn tail).
 #![cfg(feature = "cli")]
 
-#[path = "std_support.rs"]
-mod support;
+mod common;
 
 use std::fs;
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 
+use common::cli::{code, json, run, spawn, stderr, stdout};
+use common::files::{intact, records_of};
+use common::{record_spans, seed_formatted};
 use immutable_log::std_backend::LogFile;
 use immutable_log::Level;
-use support::{intact, record_spans, records_of, seed_formatted};
-
-const BIN: &str = env!("CARGO_BIN_EXE_immutable-log");
-
-fn spawn(args: &[&str], dir: &Path) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs")
-}
-
-/// Runs the command with `stdin` as its input.
-fn run(args: &[&str], stdin: &[u8], dir: &Path) -> Output {
-    let mut child = spawn(args, dir);
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    // Fed from a thread: the child may stop reading (and exit) early.
-    let feeder = thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    out
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exited")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
-}
 
 /// A log of `n` records written through `immutable-log write`.
 fn written(dir: &Path, name: &str, n: usize) -> Vec<u8> {

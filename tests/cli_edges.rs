@@ -3,20 +3,15 @@
 //! that is not the log's, and `verify --json` say what they are.
 #![cfg(feature = "cli")]
 
-#[path = "std_support.rs"]
-mod support;
+mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::thread;
 
+use common::cli::{code, json, run, stderr, stdout};
+use common::files::{intact, records_of};
 use immutable_log::std_backend::{Error, LogFile};
-use support::{intact, records_of};
-
-const BIN: &str = env!("CARGO_BIN_EXE_immutable-log");
 
 /// What starts the message part of a line that is not UTF-8 (the README).
 const NOT_UTF8: &str = "immutable-log: not UTF-8 (bytes as \\xNN, backslash as \\\\):\n";
@@ -31,43 +26,6 @@ const GZIP: [u8; 99] = [
     0x40, 0xd0, 0x4c, 0xc1, 0x3a, 0x63, 0x39, 0xe5, 0xa8, 0x3c, 0x7d, 0x66, 0xf5, 0xe6, 0x18, 0x6e,
     0x00, 0x00, 0x00,
 ];
-
-/// Runs the command in `dir` with `stdin` as its input.
-fn run(args: &[&str], stdin: &[u8], dir: &Path) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    // Fed from a thread: the child may exit without reading it all.
-    let feeder = thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    out
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exited")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
-}
 
 /// The message part of a record written by `write` (after `<time> - INFO - `).
 fn line_of(message: &str) -> &str {

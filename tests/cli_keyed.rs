@@ -2,43 +2,13 @@
 //! `write --seal-key`, `verify --verify-key`, `checkpoint`, `verify --checkpoint`.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::fs;
-use std::io::Write as _;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
+use common::cli::{code, json, run, text};
+use common::{read_records, record_spans};
 use immutable_log::{BlockHasher, Hash, SealKey};
-
-const BIN: &str = env!("CARGO_BIN_EXE_immutable-log");
-
-fn run(args: &[&str], stdin: &str, dir: &Path) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    // The child may exit without reading its input (a refused write): a
-    // broken pipe here is not the test's concern; its exit code is.
-    if let Some(mut input) = child.stdin.take() {
-        let _ = input.write_all(stdin.as_bytes());
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exited")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// A keyed log `app.log` with three records and its keys, in a temp dir.
 fn keyed_setup() -> tempfile::TempDir {
@@ -114,8 +84,7 @@ fn a_keyed_log_verifies_with_its_key_and_only_with_it() {
     assert_eq!(code(&out), 1);
     assert!(text(&out).contains("key is required"), "{}", text(&out));
     let out = run(&["verify", "--json", "app.log"], "", d);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["failure"]["kind"], "key_required");
+    assert_eq!(json(&out)["failure"]["kind"], "key_required");
 
     // The seal key state is not a verify key.
     assert_eq!(
@@ -147,16 +116,15 @@ fn a_forged_rewrite_fails_with_the_key() {
     let d = dir.path();
     // Rewrite "bob 20" to "bob 2000" and recompute every hash after it as a
     // plain chain: what anyone holding the file can do.
-    let log = fs::read_to_string(d.join("app.log")).unwrap();
+    let log = fs::read(d.join("app.log")).unwrap();
     let mut forged = String::new();
     let mut prev = Hash::GENESIS;
-    let lines: Vec<&str> = log.lines().collect();
-    for pair in lines.chunks(2) {
-        let old_prev = &pair[0][..64];
-        let display = pair[0][65..pair[0].len() - 65].replace("bob 20", "bob 2000");
-        let block = pair[1]["BLOCK_DATA:".len()..]
+    for record in read_records(&log) {
+        let utf8 = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).unwrap();
+        let display = utf8(record.display()).replace("bob 20", "bob 2000");
+        let block = utf8(record.block_json())
             .replace("bob 20", "bob 2000")
-            .replace(old_prev, &prev.to_string());
+            .replace(&record.prev_hash().to_string(), &prev.to_string());
         let hash = BlockHasher::hash(block.as_bytes());
         forged += &format!("{prev}|{display}|{hash}\nBLOCK_DATA:{block}\n");
         prev = hash;
@@ -229,9 +197,9 @@ fn checkpoints_catch_truncation_and_another_log() {
     assert_eq!(code(&out), 0, "{}", text(&out));
 
     // Cut below the checkpoint: fails, though the cut log is intact alone.
-    let log = fs::read_to_string(d.join("app.log")).unwrap();
-    let cut: String = log.lines().take(4).map(|l| format!("{l}\n")).collect();
-    fs::write(d.join("cut.log"), cut).unwrap();
+    let log = fs::read(d.join("app.log")).unwrap();
+    let spans = record_spans(&log);
+    fs::write(d.join("cut.log"), &log[..spans[1].end]).unwrap();
     assert_eq!(
         code(&run(&["verify", "--verify-key", "v.key", "cut.log"], "", d)),
         0
@@ -250,12 +218,10 @@ fn checkpoints_catch_truncation_and_another_log() {
         d,
     );
     assert_eq!(code(&out), 1);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["failure"]["kind"], "truncated");
+    assert_eq!(json(&out)["failure"]["kind"], "truncated");
 
     // A witness file grown large with older notes: the newest, last, counts.
-    let first: String = log.lines().take(2).map(|l| format!("{l}\n")).collect();
-    fs::write(d.join("first.log"), first).unwrap();
+    fs::write(d.join("first.log"), &log[..spans[0].end]).unwrap();
     let old = run(&["checkpoint", "first.log"], "", d);
     assert_eq!(code(&old), 0, "{}", text(&old));
     let old = String::from_utf8(old.stdout).unwrap();
@@ -314,8 +280,7 @@ fn checkpoints_catch_truncation_and_another_log() {
         d,
     );
     assert_eq!(code(&out), 1);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["failure"]["kind"], "origin_mismatch");
+    assert_eq!(json(&out)["failure"]["kind"], "origin_mismatch");
 
     // A checkpoint file that is not one is a usage error.
     fs::write(d.join("junk"), "nonsense\n").unwrap();

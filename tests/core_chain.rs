@@ -46,7 +46,7 @@ fn short_writes_are_completed() {
             .unwrap();
     }
     let data = chain.into_writer().into_sink().data;
-    let plain: Chain<VecSink, NoClock, CAP> = Chain::new(VecSink::default(), NoClock);
+    let plain: Chain<Vec<u8>, NoClock, CAP> = Chain::new(Vec::new(), NoClock);
     for i in 0..5 {
         plain
             .append(Level::Info, format_args!("short write {i}"))
@@ -54,7 +54,7 @@ fn short_writes_are_completed() {
     }
     assert_eq!(
         data,
-        plain.into_writer().into_sink().0,
+        plain.into_writer().into_sink(),
         "same bytes as an unhindered sink"
     );
     assert!(matches!(verify(&data), Verdict::Intact(r) if r.records == 5));
@@ -92,7 +92,7 @@ fn a_full_slice_sink_is_an_error_not_a_panic() {
 
 #[test]
 fn try_append_never_waits_and_the_loss_is_reported() {
-    let chain: Chain<VecSink, NoClock, CAP> = Chain::new(VecSink::default(), NoClock);
+    let chain: Chain<Vec<u8>, NoClock, CAP> = Chain::new(Vec::new(), NoClock);
     chain.append(Level::Info, format_args!("before")).unwrap();
     // While the lock is held (as by the code an interrupt interrupted)...
     chain.with_writer(|_| {
@@ -110,10 +110,12 @@ fn try_append_never_waits_and_the_loss_is_reported() {
         .unwrap();
     assert_eq!(chain.unlogged(), 0);
     chain.append(Level::Info, format_args!("later")).unwrap();
-    let log = chain.into_writer().into_sink().0;
-    let blocks = blocks(&log);
-    assert_eq!(blocks[1]["unlogged"], 3);
-    assert!(blocks[0].get("unlogged").is_none() && blocks[2].get("unlogged").is_none());
+    let log = chain.into_writer().into_sink();
+    let records = read_records(&log);
+    assert_eq!(records[1].unlogged(), 3);
+    assert_eq!(block(&records[1])["unlogged"], 3);
+    let said = |i: usize| block(&records[i]).get("unlogged").is_some();
+    assert!(!said(0) && !said(2), "no loss, no key");
     assert!(matches!(verify(&log), Verdict::Intact(r) if r.unlogged == 3 && r.records == 3));
 }
 
@@ -135,8 +137,7 @@ fn an_unreported_loss_survives_a_sink_failure() {
 
 #[test]
 fn a_static_chain_is_shared_by_threads() {
-    static CHAIN: Chain<VecSinkMutexFree, NoClock, 512> =
-        Chain::new(VecSinkMutexFree::new(), NoClock);
+    static CHAIN: Chain<Vec<u8>, NoClock, 512> = Chain::new(Vec::new(), NoClock);
     std::thread::scope(|s| {
         for t in 0..4 {
             s.spawn(move || {
@@ -148,41 +149,20 @@ fn a_static_chain_is_shared_by_threads() {
             });
         }
     });
-    let log = CHAIN.with_writer(|w| w.sink_mut().0.clone());
+    let log = CHAIN.with_writer(|w| w.sink_mut().clone());
     assert!(matches!(verify(&log), Verdict::Intact(r) if r.records == 200));
-}
-
-/// A const-constructible vec sink for a `static` chain.
-pub struct VecSinkMutexFree(Vec<u8>);
-impl VecSinkMutexFree {
-    const fn new() -> Self {
-        VecSinkMutexFree(Vec::new())
-    }
-}
-impl embedded_io::ErrorType for VecSinkMutexFree {
-    type Error = embedded_io::ErrorKind;
-}
-impl embedded_io::Write for VecSinkMutexFree {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
 }
 
 #[cfg(feature = "log")]
 #[test]
 fn the_log_facade_writes_records_and_uses_try_append_in_interrupts() {
     use log::Log;
-    static CHAIN: Chain<VecSinkMutexFree, NoClock, 512> =
-        Chain::new(VecSinkMutexFree::new(), NoClock);
-    static THREAD: Logger<VecSinkMutexFree, NoClock, 512> = Logger::blocking(&CHAIN);
+    static CHAIN: Chain<Vec<u8>, NoClock, 512> = Chain::new(Vec::new(), NoClock);
+    static THREAD: Logger<Vec<u8>, NoClock, 512> = Logger::blocking(&CHAIN);
     fn yes() -> bool {
         true
     }
-    static ISR: Logger<VecSinkMutexFree, NoClock, 512> = Logger::new(&CHAIN, yes);
+    static ISR: Logger<Vec<u8>, NoClock, 512> = Logger::new(&CHAIN, yes);
     let record = |level, msg: std::fmt::Arguments| {
         let r = log::Record::builder().level(level).args(msg).build();
         THREAD.log(&r);
@@ -204,14 +184,11 @@ fn the_log_facade_writes_records_and_uses_try_append_in_interrupts() {
             .build(),
     );
     THREAD.flush();
-    let log = CHAIN.with_writer(|w| w.sink_mut().0.clone());
-    let blocks = blocks(&log);
-    let levels: Vec<u64> = blocks
-        .iter()
-        .map(|b| b["levelno"].as_u64().unwrap())
-        .collect();
+    let log = CHAIN.with_writer(|w| w.sink_mut().clone());
+    let records = read_records(&log);
+    let levels: Vec<i64> = records.iter().map(Record::levelno).collect();
     assert_eq!(levels, [20, 30, 10]);
-    assert_eq!(blocks[0]["message"], "hello 42");
-    assert_eq!(blocks[2]["unlogged"], 1);
+    assert_eq!(message(&records[0]), "hello 42");
+    assert_eq!(records[2].unlogged(), 1);
     assert!(matches!(verify(&log), Verdict::Intact(r) if r.unlogged == 1));
 }

@@ -48,15 +48,17 @@ fn every_kind_of_message_round_trips() {
     );
 
     let room = message_capacity(CAP);
-    let blocks = blocks(&log);
-    let displays = displays(&log);
-    assert_eq!(blocks.len(), messages.len());
+    let records = read_records(&log);
+    assert_eq!(records.len(), messages.len());
     let mut truncated = 0;
-    for (i, (m, block)) in messages.iter().zip(&blocks).enumerate() {
-        let written = block["message"].as_str().unwrap();
+    for (i, (m, record)) in messages.iter().zip(&records).enumerate() {
+        let written = &message(record);
+        let block = block(record);
+        assert_eq!(record.seq(), Some(i as u64));
         assert_eq!(block["seq"].as_u64(), Some(i as u64));
         assert!(block["timestamp"].is_number());
-        if block.get("truncated").is_some() {
+        assert_eq!(record.truncated(), block.get("truncated").is_some());
+        if record.truncated() {
             truncated += 1;
             assert_eq!(block["truncated"], true);
             assert!(m.starts_with(written), "cut message is a prefix");
@@ -69,6 +71,7 @@ fn every_kind_of_message_round_trips() {
         } else {
             assert_eq!(written, m, "message {i} survives exactly");
         }
+        let display = record.display();
         // display = message with control characters (but TAB) escaped
         let mut expected = String::new();
         for c in written.chars() {
@@ -84,8 +87,8 @@ fn every_kind_of_message_round_trips() {
                 c => expected.push(c),
             }
         }
-        assert_eq!(String::from_utf8_lossy(&displays[i]), expected);
-        assert!(!displays[i].contains(&b'\n'));
+        assert_eq!(String::from_utf8_lossy(display), expected);
+        assert!(!display.contains(&b'\n'));
     }
     assert_eq!(truncated, 2, "the two long messages are cut, and say so");
     assert_eq!(report.truncated, 2);
@@ -93,22 +96,37 @@ fn every_kind_of_message_round_trips() {
 
 #[test]
 fn block_json_is_compact_with_sorted_keys() {
-    let (log, _) = log_of(&["hello"]);
-    let text = String::from_utf8(log).unwrap();
-    let block = text.lines().nth(1).unwrap();
+    // A plain record, then one with every optional key: cut, and after losses.
+    let mut writer = vec_writer(None);
+    let long = "x".repeat(2 * CAP);
+    for (m, unlogged) in [("hello", 0), (long.as_str(), 2)] {
+        let mut draft = Draft::<CAP>::new(Level::Info, format_args!("{m}"));
+        writer
+            .append_draft(&mut draft, Timestamp::default(), unlogged)
+            .unwrap();
+    }
+    let log = writer.into_sink();
+    let records = read_records(&log);
+    let block = std::str::from_utf8(records[0].block_json()).unwrap();
     assert!(block.starts_with(
-        "BLOCK_DATA:{\"levelno\":20,\"message\":\"hello\",\"prev_hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"seq\":0,\"timestamp\":"
+        "{\"levelno\":20,\"message\":\"hello\",\"prev_hash\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"seq\":0,\"timestamp\":"
     ), "{block}");
-    assert!(!block.contains(": ") && !block.contains(", "));
-    let keys: Vec<String> = blocks(text.as_bytes())[0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    let mut sorted = keys.clone();
-    sorted.sort();
-    assert_eq!(keys, sorted);
+    for record in &records {
+        let block = std::str::from_utf8(record.block_json()).unwrap();
+        assert!(!block.contains(": ") && !block.contains(", "), "{block}");
+        // The keys as they stand in the text (serde_json's map sorts them).
+        let keys = common::block(record);
+        let keys = keys.as_object().unwrap().keys();
+        let at: Vec<usize> = keys
+            .map(|k| block.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(at.is_sorted(), "{block}");
+    }
+    let keys = common::block(&records[1]).as_object().unwrap().len();
+    assert_eq!(
+        keys, 7,
+        "levelno message prev_hash seq timestamp truncated unlogged"
+    );
 }
 
 #[test]
@@ -119,7 +137,7 @@ fn cut_lands_on_a_char_boundary_for_every_length() {
         let msg: String = unit.chars().cycle().take(n + 200).collect();
         let (log, _) = log_of(&[&msg.repeat(2)]);
         assert!(matches!(verify(&log), Verdict::Intact(_)), "n = {n}");
-        let written = blocks(&log)[0]["message"].as_str().unwrap().to_string();
+        let written = message(&read_records(&log)[0]);
         assert!(msg.repeat(2).starts_with(&written));
     }
 }
@@ -162,11 +180,10 @@ impl std::fmt::Display for FailsAt {
 
 #[test]
 fn timestamps_come_from_the_clock_with_integer_formatting() {
-    let chain: Chain<VecSink, StepClock, CAP> =
-        Chain::new(VecSink::default(), StepClock::default());
+    let chain: Chain<Vec<u8>, StepClock, CAP> = Chain::new(Vec::new(), StepClock::default());
     chain.append(Level::Info, format_args!("a")).unwrap();
     chain.append(Level::Info, format_args!("b")).unwrap();
-    let log = chain.into_writer().into_sink().0;
+    let log = chain.into_writer().into_sink();
     let text = String::from_utf8(log).unwrap();
     assert!(text.contains("\"timestamp\":1764146337.000000}"), "{text}");
     assert!(text.contains("\"timestamp\":1764146337.001000}"), "{text}");
@@ -183,7 +200,7 @@ fn draft_path_writes_the_same_bytes_as_the_locked_path() {
             .append_draft(&mut draft, Timestamp::default(), 0)
             .unwrap();
     }
-    assert_eq!(writer.into_sink().0, expected);
+    assert_eq!(writer.into_sink(), expected);
 }
 
 #[test]
@@ -208,8 +225,9 @@ proptest! {
         let (log, _) = log_of(&[&msg, "after"]);
         let verdict = verify(&log);
         prop_assert!(matches!(verdict, Verdict::Intact(r) if r.records == 2), "{:?}", verdict);
-        let written = blocks(&log)[0]["message"].as_str().unwrap().to_string();
-        if blocks(&log)[0].get("truncated").is_none() {
+        let first = read_records(&log)[0];
+        let written = message(&first);
+        if !first.truncated() {
             prop_assert_eq!(written, msg);
         } else {
             prop_assert!(msg.starts_with(&written));

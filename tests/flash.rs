@@ -53,7 +53,7 @@ use core::cell::Cell;
 use core::fmt::{self, Write as _};
 
 use immutable_log::{
-    resume, verify_read, BlockHasher, Chain, Clock, Hash, Head, Level, Options, Report,
+    records, resume, verify_read, BlockHasher, Chain, Clock, Hash, Head, Level, Options, Report,
     ResumeError, Timestamp, Verdict, Verifier, Writer,
 };
 
@@ -648,61 +648,26 @@ impl<const M: usize> fmt::Write for Buf<M> {
     }
 }
 
-/// Decodes the JSON string that starts at `json[0]` (after its opening quote).
-fn unescape_json(json: &[u8], out: &mut Buf<VERIFY_BUF>) {
-    let mut i = 0;
-    loop {
-        match json[i] {
-            b'"' => return,
-            b'\\' => {
-                let c = match json[i + 1] {
-                    b'"' => '"',
-                    b'\\' => '\\',
-                    b'/' => '/',
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    b'u' => {
-                        let hex = core::str::from_utf8(&json[i + 2..i + 6]).unwrap();
-                        i += 4;
-                        // The writer escapes only control characters this way.
-                        char::from_u32(u32::from_str_radix(hex, 16).unwrap()).unwrap()
-                    }
-                    other => panic!("bad escape \\{}", other as char),
-                };
-                out.push(c.encode_utf8(&mut [0; 4]).as_bytes());
-                i += 2;
-            }
-            b => {
-                out.push(&[b]);
-                i += 1;
-            }
-        }
-    }
-}
-
 /// The bytes the recovery records for the tear at `offset` keep, joined, and
-/// how many such records the log holds.
+/// how many such records the log holds, read with the crate's reader.
 fn recovered(log: &[u8], offset: usize) -> (Buf<VERIFY_BUF>, usize) {
     let mut marker = Buf::<64>::new();
     write!(marker, "recovered torn tail at byte {offset},").unwrap();
     let mut joined = Buf::new();
-    let mut records = 0;
-    for line in log.split(|&b| b == b'\n') {
-        let Some(block) = line.strip_prefix(b"BLOCK_DATA:") else {
-            continue;
-        };
-        let key = b"\"message\":\"";
-        let at = block.windows(key.len()).position(|w| w == key).unwrap() + key.len();
-        let mut message = Buf::new();
-        unescape_json(&block[at..], &mut message);
+    let mut count = 0;
+    let mut reader = records(log);
+    for record in reader.by_ref() {
+        let record = record.expect("every record reads");
+        let mut message = Buf::<VERIFY_BUF>::new();
+        for c in record.message() {
+            let c = c.expect("the message decodes");
+            message.push(c.encode_utf8(&mut [0; 4]).as_bytes());
+        }
         let message = message.as_bytes();
         if !contains(message, marker.as_bytes()) {
             continue;
         }
-        records += 1;
+        count += 1;
         if let Some(p) = find(message, b", utf8: ") {
             joined.push(&message[p + 8..]);
         } else if let Some(p) = find(message, b", hex: ") {
@@ -714,7 +679,8 @@ fn recovered(log: &[u8], offset: usize) -> (Buf<VERIFY_BUF>, usize) {
             panic!("a recovery record with neither utf8 nor hex bytes");
         }
     }
-    (joined, records)
+    assert!(reader.remainder().is_empty(), "the log ends in a torn tail");
+    (joined, count)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -727,10 +693,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// True if the log holds a record with this hash.
 fn holds(log: &[u8], hash: &Hash) -> bool {
-    let hex = hash.to_hex();
-    log.split(|&b| b == b'\n')
-        .filter(|line| !line.starts_with(b"BLOCK_DATA:") && line.len() > 64)
-        .any(|line| line[line.len() - 64..] == hex[..])
+    records(log).any(|record| record.expect("every record reads").hash() == *hash)
 }
 
 /// Appends record `i`: quotes, a pipe, a backslash, a newline and non-ASCII,

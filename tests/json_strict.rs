@@ -22,12 +22,16 @@ fn log_of_block(block: &str, display: &str) -> Vec<u8> {
     format!("{prev}|{display}|{hash}\nBLOCK_DATA:{block}\n").into_bytes()
 }
 
+/// The record around `block` (see `log_of_block`), read by the crate's reader.
+fn read_block(log: &[u8]) -> Result<Record<'_>, RecordFault> {
+    let (record, rest) = Record::read(log).expect("two lines")?;
+    assert!(rest.is_empty());
+    Ok(record)
+}
+
 /// The fault this crate finds in `block` (None: accepted), read as a record.
 fn fault_of(block: &str) -> Option<JsonFaultKind> {
-    let log = log_of_block(block, "m");
-    let (line1, rest) = log.split_at(log.iter().position(|&b| b == b'\n').unwrap());
-    let line2 = &rest[1..rest.len() - 1];
-    match Record::parse(line1, line2) {
+    match read_block(&log_of_block(block, "m")) {
         Ok(_) => None,
         Err(RecordFault::MalformedBlock(f)) => Some(f.kind),
         Err(other) => panic!("{other:?} for {block}"),
@@ -76,20 +80,10 @@ fn keys_are_compared_after_unescaping() {
         assert_eq!(fault_of(&block), Some(want), "{block}");
         // And a verifier refuses the log, naming the record's block line.
         let v = verify(&log_of_block(&block, "m"));
-        assert!(
-            matches!(
-                v,
-                Verdict::Failed(
-                    _,
-                    Failure {
-                        line: 2,
-                        kind: FailureKind::Record(RecordFault::MalformedBlock(_)),
-                        ..
-                    }
-                )
-            ),
-            "{v:?}"
-        );
+        assert_eq!(failure(&v).line, 2, "{v:?}");
+        assert_fails(&v, |k| {
+            matches!(k, FailureKind::Record(RecordFault::MalformedBlock(_)))
+        });
     }
     // An unknown key with escapes is fine.
     assert_eq!(fault_of(&block_with(r#","\u0078y":1"#)), None);
@@ -236,8 +230,7 @@ fn serde_fields(block: &str) -> Option<Fields> {
 /// the same by serde_json; refused by serde_json means refused here.
 fn agrees_with_serde_json(block: &str) {
     let log = log_of_block(block, "m");
-    let nl = log.iter().position(|&b| b == b'\n').unwrap();
-    let ours = Record::parse(&log[..nl], &log[nl + 1..log.len() - 1]);
+    let ours = read_block(&log);
     let theirs = serde_json::from_str::<serde_json::Value>(block);
     if let Ok(record) = ours {
         {
@@ -257,7 +250,7 @@ fn agrees_with_serde_json(block: &str) {
     }
     if theirs.is_err() {
         assert!(
-            Record::parse(&log[..nl], &log[nl + 1..log.len() - 1]).is_err(),
+            read_block(&log).is_err(),
             "serde_json refuses, this crate accepted: {block:?}"
         );
     }
@@ -356,20 +349,10 @@ fn bytes_that_start_no_record_are_not_a_torn_tail() {
     // as a log torn before its first record (exit 3), not as "not a log".
     let gzip = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage without a line end";
     let v = verify(gzip);
-    assert!(
-        matches!(
-            v,
-            Verdict::Failed(
-                _,
-                Failure {
-                    line: 1,
-                    kind: FailureKind::Record(RecordFault::MalformedDisplayLine),
-                    ..
-                }
-            )
-        ),
-        "{v:?}"
-    );
+    assert_eq!(failure(&v).line, 1, "{v:?}");
+    assert_fails(&v, |k| {
+        matches!(k, FailureKind::Record(RecordFault::MalformedDisplayLine))
+    });
     assert!(matches!(
         resume(gzip, true),
         Err(ResumeError::MalformedTail { offset: 0 })

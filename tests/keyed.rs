@@ -9,15 +9,15 @@ const K0: [u8; 32] = [0x42; 32];
 
 /// A keyed log of these messages; returns it, its head and the writer's final key state.
 fn keyed_log(messages: &[&str]) -> (Vec<u8>, Option<Head>, SealKey) {
-    let writer = Writer::sealed(VecSink::default(), None, SealKey::new(Key::from_bytes(K0)));
-    let chain: Chain<VecSink, NoClock, CAP, SealKey> = Chain::from_writer(writer, NoClock);
+    let writer = Writer::sealed(Vec::new(), None, SealKey::new(Key::from_bytes(K0)));
+    let chain: Chain<Vec<u8>, NoClock, CAP, SealKey> = Chain::from_writer(writer, NoClock);
     for m in messages {
         chain.append(Level::Info, format_args!("{m}")).unwrap();
     }
     let head = chain.head();
     let writer = chain.into_writer();
     let key = writer.seal().clone();
-    (writer.into_sink().0, head, key)
+    (writer.into_sink(), head, key)
 }
 
 fn verify_keyed(log: &[u8], key: [u8; 32], options: Options) -> Verdict {
@@ -27,21 +27,18 @@ fn verify_keyed(log: &[u8], key: [u8; 32], options: Options) -> Verdict {
     v.finish()
 }
 
-fn failure(v: &Verdict) -> Option<Failure> {
-    match v {
-        Verdict::Failed(_, f) => Some(*f),
-        _ => None,
-    }
-}
-
 #[test]
 fn a_keyed_log_starts_with_a_chain_start_record_and_verifies_with_its_key() {
     let (log, head, key) = keyed_log(&["a", "b", "c"]);
-    let blocks = blocks(&log);
-    assert_eq!(blocks.len(), 4, "chain start + 3");
-    assert_eq!(blocks[0]["version"], "immutable-log/1 keyed");
-    assert!(blocks[0]["message"].as_str().unwrap().contains("keyed"));
-    assert!(blocks[1..].iter().all(|b| b.get("version").is_none()));
+    let records = read_records(&log);
+    assert_eq!(records.len(), 4, "chain start + 3");
+    assert!(records[0].is_chain_start());
+    assert_eq!(block(&records[0])["version"], "immutable-log/1 keyed");
+    assert!(message(&records[0]).contains("keyed"));
+    assert!(records[1..].iter().all(|r| !r.is_chain_start()));
+    assert!(records[1..]
+        .iter()
+        .all(|r| block(r).get("version").is_none()));
     assert_eq!(head.unwrap().seq, Some(3));
     assert_eq!(key.seq(), 4);
     let v = verify_keyed(&log, K0, Options::default());
@@ -54,7 +51,7 @@ fn a_keyed_log_starts_with_a_chain_start_record_and_verifies_with_its_key() {
 #[test]
 fn without_the_key_it_says_a_key_is_required() {
     let (log, _, _) = keyed_log(&["a"]);
-    let f = failure(&verify(&log)).unwrap();
+    let f = failure(&verify(&log));
     assert_eq!((f.line, f.record, f.kind), (1, 0, FailureKind::KeyRequired));
     assert!(f.to_string().contains("key is required"));
 }
@@ -63,9 +60,9 @@ fn without_the_key_it_says_a_key_is_required() {
 fn an_evolved_seal_key_does_not_verify_earlier_records() {
     let (log, _, key) = keyed_log(&["a", "b"]);
     let evolved = *key.key().as_bytes();
-    let f = failure(&verify_keyed(&log, evolved, Options::default())).unwrap();
+    let f = failure(&verify_keyed(&log, evolved, Options::default()));
     assert_eq!((f.record, f.kind), (0, FailureKind::WrongKey));
-    let f = failure(&verify_keyed(&log, [0; 32], Options::default())).unwrap();
+    let f = failure(&verify_keyed(&log, [0; 32], Options::default()));
     assert_eq!(f.kind, FailureKind::WrongKey);
 }
 
@@ -75,7 +72,7 @@ fn a_plain_log_given_a_key_is_not_accepted() {
     // internally consistent, and the keyed verifier refuses it.
     let (plain, _) = log_of(&["a", "b"]);
     assert!(matches!(verify(&plain), Verdict::Intact(_)));
-    let f = failure(&verify_keyed(&plain, K0, Options::default())).unwrap();
+    let f = failure(&verify_keyed(&plain, K0, Options::default()));
     assert_eq!((f.record, f.kind), (0, FailureKind::NotKeyed));
 }
 
@@ -84,24 +81,17 @@ fn a_forged_rewrite_passes_a_plain_check_but_not_the_keyed_one() {
     let (log, _, _) = keyed_log(&["pay alice 10", "pay bob 20", "pay carol 30"]);
     // The forger edits record 2 and recomputes every hash after it, as one can
     // for a plain chain: SHA-256 needs no secret.
-    let text = String::from_utf8(log.clone()).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
     let mut forged = String::new();
     let mut prev = Hash::GENESIS;
-    for (i, pair) in lines.chunks(2).enumerate() {
-        let mut block = pair[1].strip_prefix("BLOCK_DATA:").unwrap().to_string();
-        let display = pair[0][65..pair[0].len() - 65].to_string();
-        let display = if i == 2 {
-            display.replace("bob 20", "bob 2000")
-        } else {
-            display
-        };
+    for (i, record) in read_records(&log).iter().enumerate() {
+        let mut block = String::from_utf8(record.block_json().to_vec()).unwrap();
+        let mut display = String::from_utf8(record.display().to_vec()).unwrap();
         if i == 2 {
+            display = display.replace("bob 20", "bob 2000");
             block = block.replace("bob 20", "bob 2000");
         }
         if i > 0 {
-            let old_prev = &pair[0][..64];
-            block = block.replace(old_prev, &prev.to_string());
+            block = block.replace(&record.prev_hash().to_string(), &prev.to_string());
         }
         let hash = BlockHasher::hash(block.as_bytes());
         forged.push_str(&format!("{prev}|{display}|{hash}\nBLOCK_DATA:{block}\n"));
@@ -109,7 +99,7 @@ fn a_forged_rewrite_passes_a_plain_check_but_not_the_keyed_one() {
     }
     // The forged file is a consistent plain chain, but its chain start no
     // longer carries a valid tag:
-    let f = failure(&verify_keyed(forged.as_bytes(), K0, Options::default())).unwrap();
+    let f = failure(&verify_keyed(forged.as_bytes(), K0, Options::default()));
     assert_eq!(
         f.record, 0,
         "the re-hashed chain start no longer carries a valid tag"
@@ -119,7 +109,7 @@ fn a_forged_rewrite_passes_a_plain_check_but_not_the_keyed_one() {
     let mut spliced = log[..spans[2].start].to_vec();
     let fspans = record_spans(forged.as_bytes());
     spliced.extend_from_slice(&forged.as_bytes()[fspans[2].start..]);
-    let f = failure(&verify_keyed(&spliced, K0, Options::default())).unwrap();
+    let f = failure(&verify_keyed(&spliced, K0, Options::default()));
     assert_eq!(f.record, 2);
 }
 
@@ -129,21 +119,16 @@ fn a_seized_key_cannot_reseal_earlier_records() {
     // The thief holds the current key (for seq 4) and rewrites record 2,
     // sealing it with that key: wrong key for seq 2.
     let spans = record_spans(&log);
-    let r = &log[spans[2].clone()];
-    let text = std::str::from_utf8(r).unwrap().replace("two", "TWO");
-    let mut lines = text.lines();
-    let line1 = lines.next().unwrap();
-    let block = lines.next().unwrap().strip_prefix("BLOCK_DATA:").unwrap();
+    let record = read_records(&log)[2];
+    let edit = |bytes: &[u8]| std::str::from_utf8(bytes).unwrap().replace("two", "TWO");
+    let (display, block) = (edit(record.display()), edit(record.block_json()));
     let digest = BlockHasher::hash(block.as_bytes());
     let tag = key.key().tag(&digest);
-    let resealed = format!(
-        "{}|{}|{tag}\nBLOCK_DATA:{block}\n",
-        &line1[..64],
-        &line1[65..line1.len() - 65]
-    );
+    let prev = record.prev_hash();
+    let resealed = format!("{prev}|{display}|{tag}\nBLOCK_DATA:{block}\n");
     let mut bad = log[..spans[2].start].to_vec();
     bad.extend_from_slice(resealed.as_bytes());
-    let f = failure(&verify_keyed(&bad, K0, Options::default())).unwrap();
+    let f = failure(&verify_keyed(&bad, K0, Options::default()));
     assert_eq!(
         (f.record, f.kind),
         (2, FailureKind::Record(RecordFault::HashMismatch))
@@ -179,7 +164,7 @@ fn a_forged_huge_seq_costs_no_key_derivations() {
     let forged = format!(
         "{g}|x|{g}\nBLOCK_DATA:{{\"levelno\":20,\"message\":\"x\",\"prev_hash\":\"{g}\",\"seq\":18446744073709551615,\"timestamp\":0,\"version\":\"immutable-log/1 keyed\"}}\n"
     );
-    let f = failure(&verify_keyed(forged.as_bytes(), K0, Options::default())).unwrap();
+    let f = failure(&verify_keyed(forged.as_bytes(), K0, Options::default()));
     assert_eq!(
         f.kind,
         FailureKind::SeqOutOfOrder {
@@ -192,7 +177,7 @@ fn a_forged_huge_seq_costs_no_key_derivations() {
         start: Start::Segment,
         ..Options::default()
     };
-    let f = failure(&verify_keyed(segment.as_bytes(), K0, any)).unwrap();
+    let f = failure(&verify_keyed(segment.as_bytes(), K0, any));
     assert_eq!(f.kind, FailureKind::KeyOutOfReach { seq: u64::MAX });
 }
 
@@ -223,7 +208,7 @@ fn a_keyed_writer_resumes_with_its_key_state() {
             ..
         })
     ));
-    let mut writer = Writer::sealed(VecSink(log.clone()), r.head, key.clone());
+    let mut writer = Writer::sealed(log.clone(), r.head, key.clone());
     writer
         .append_draft(
             &mut Draft::<CAP>::new(Level::Info, format_args!("c")),
@@ -231,18 +216,15 @@ fn a_keyed_writer_resumes_with_its_key_state() {
             0,
         )
         .unwrap();
-    let out = writer.into_sink().0;
+    let out = writer.into_sink();
     assert!(
         matches!(verify_keyed(&out, K0, Options::default()), Verdict::Intact(r) if r.records == 4)
     );
-    assert_eq!(
-        blocks(&out)
-            .iter()
-            .filter(|b| b.get("version").is_some())
-            .count(),
-        1,
-        "one chain start"
-    );
+    let records = read_records(&out);
+    let starts = records.iter().filter(|r| r.is_chain_start()).count();
+    assert_eq!(starts, 1, "one chain start");
+    let versions = records.iter().filter(|r| block(r).get("version").is_some());
+    assert_eq!(versions.count(), 1, "one chain start");
 
     let spans = record_spans(&log);
     // A log whose last record was cut off: the key is ahead of it.
@@ -339,7 +321,7 @@ fn a_key_state_behind_the_log_catches_up_by_checking_the_records() {
 #[test]
 fn a_key_out_of_step_is_an_error_not_a_bad_record() {
     let at_five = SealKey::from_parts(5, Key::from_bytes(K0), None);
-    let mut writer = Writer::sealed(VecSink::default(), None, at_five);
+    let mut writer = Writer::sealed(Vec::new(), None, at_five);
     let e = writer
         .append_draft(
             &mut Draft::<CAP>::new(Level::Info, format_args!("x")),
@@ -354,5 +336,5 @@ fn a_key_out_of_step_is_an_error_not_a_bad_record() {
             record_seq: Some(0)
         })
     );
-    assert!(writer.into_sink().0.is_empty(), "nothing written");
+    assert!(writer.into_sink().is_empty(), "nothing written");
 }

@@ -9,22 +9,16 @@
 //! log locks of tests running beside it until it execs.
 #![cfg(feature = "std")]
 
-#[path = "std_support.rs"]
-mod support;
+mod common;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use common::files::{beside, intact};
+use common::{record_spans, recovered_bytes};
 use immutable_log::std_backend::{Error, JournalStep, LogFile, Step};
 use immutable_log::Level;
-use support::{intact, record_spans, records, recovered_bytes};
-
-fn beside(log: &Path, suffix: &str) -> PathBuf {
-    let mut name = log.file_name().unwrap().to_os_string();
-    name.push(suffix);
-    log.with_file_name(name)
-}
 
 /// Three records, then 10 KB of a fourth, not UTF-8 (kept as hex: twice
 /// the bytes), cut off by a crash: the whole records and the torn bytes.
@@ -139,7 +133,7 @@ fn a_really_full_disk_loses_no_torn_byte() {
         assert!(!beside(&path, ".torn").exists());
         let bytes = fs::read(&path).unwrap();
         assert!(bytes.starts_with(&clean));
-        let (at, kept) = recovered_bytes(&records(&bytes)).unwrap();
+        let (at, kept) = recovered_bytes(&bytes).unwrap();
         assert_eq!(at, clean.len() as u64);
         assert!(
             kept == torn,

@@ -5,27 +5,21 @@
 //! until there is room.
 #![cfg(feature = "std")]
 
-#[path = "std_support.rs"]
-mod support;
+mod common;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::files::{beside, intact};
+use common::{messages, record_spans, recovered_bytes};
 use immutable_log::std_backend::recovery_fs::{FaultyFs, Op};
 use immutable_log::std_backend::{
     create_key_pair, read_verify_key, verify_path_keyed, Error, FileKind, JournalStep, LogFile,
     OpenOptions, Step,
 };
 use immutable_log::{Level, Options, Verdict};
-use support::{intact, record_spans, records, recovered_bytes};
-
-fn beside(log: &Path, suffix: &str) -> PathBuf {
-    let mut name = log.file_name().unwrap().to_os_string();
-    name.push(suffix);
-    log.with_file_name(name)
-}
 
 /// A log in `dir`, plain or keyed: its path, the options that open it, and
 /// its bytes: whole records, then a record cut off by a crash (as text, or,
@@ -132,7 +126,7 @@ impl Torn {
                 "{why}: the journal does not hold the torn bytes"
             ),
             Err(_) => {
-                let kept = recovered_bytes(&records(&log)).map(|(_, kept)| kept);
+                let kept = recovered_bytes(&log).map(|(_, kept)| kept);
                 assert!(
                     kept.as_deref() == Some(torn),
                     "{why}: the log was touched, but no journal"
@@ -166,11 +160,11 @@ impl Torn {
                 assert!(matches!(v, Verdict::Intact(_)), "{why}: {v:?}");
             }
         }
-        let recs = records(&bytes);
-        let (at, kept) = recovered_bytes(&recs).unwrap_or_else(|| panic!("{why}: no recovery"));
+        let (at, kept) = recovered_bytes(&bytes).unwrap_or_else(|| panic!("{why}: no recovery"));
         assert_eq!(at, self.clean.len() as u64, "{why}");
         assert!(kept == self.torn, "{why}: the torn bytes, exactly once");
-        assert!(recs.last().unwrap().message.ends_with(" - INFO - after"));
+        let last = messages(&bytes).pop().unwrap();
+        assert!(last.ends_with(" - INFO - after"), "{why}: {last}");
     }
 }
 

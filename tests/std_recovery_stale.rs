@@ -4,13 +4,14 @@
 //! issue 9: each deleted records before.
 #![cfg(feature = "std")]
 
-#[path = "std_support.rs"]
-mod support;
+mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use common::files::{beside, intact, journal_of, records_of};
+use common::{record_spans, recovered_bytes};
 use immutable_log::std_backend::recovery_fs::{FaultyFs, Op};
 use immutable_log::std_backend::{
     create_key_pair, read_checkpoint, read_head, read_verify_key, verify_path_keyed, JournalFault,
@@ -18,17 +19,6 @@ use immutable_log::std_backend::{
 };
 use immutable_log::{Hash, Head, Level, Options, Verdict};
 use sha2::{Digest, Sha256};
-use support::{intact, record_spans, records_of, recovered_bytes};
-
-fn beside(log: &Path, suffix: &str) -> PathBuf {
-    let mut name = log.file_name().unwrap().to_os_string();
-    name.push(suffix);
-    log.with_file_name(name)
-}
-
-fn journal_of(log: &Path) -> PathBuf {
-    beside(log, ".torn")
-}
 
 /// A plain log of these messages.
 fn log_of(path: &Path, messages: &[&str]) -> Vec<u8> {
@@ -125,7 +115,7 @@ fn a_header_only_journal_deletes_no_torn_byte_and_no_later_record() {
     log.append(Level::Info, format_args!("four")).unwrap();
     log.close().unwrap();
     intact(&path);
-    let (at, kept) = recovered_bytes(&records_of(&path)).expect("recovered");
+    let (at, kept) = recovered_bytes(&fs::read(&path).unwrap()).expect("recovered");
     assert_eq!((at, kept), (offset, torn), "TORNMARK, exactly once");
     let texts = messages(&path);
     for m in ["one", "two", "three", "four"] {
@@ -337,7 +327,7 @@ fn an_incomplete_corrupt_or_empty_journal_cuts_nothing() {
         drop(log);
         let bytes = fs::read(&path).unwrap();
         assert!(bytes.starts_with(&clean));
-        let (at, kept) = recovered_bytes(&records_of(&path)).unwrap();
+        let (at, kept) = recovered_bytes(&bytes).unwrap();
         assert_eq!((at, kept), (clean.len() as u64, torn.clone()));
         fs::remove_file(beside(&path, ".torn.set-aside-1")).unwrap();
     }

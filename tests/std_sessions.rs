@@ -2,18 +2,17 @@
 //! Python seed wrote, crashes mid-record, locking, edited logs, durability.
 #![cfg(feature = "std")]
 
-#[path = "std_support.rs"]
-mod support;
+mod common;
 
 use std::fs::{self, OpenOptions as FsOpenOptions};
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::files::{intact, records_of};
+use common::{python, read_records, record_spans, recovered_bytes, seed_formatted};
 use immutable_log::std_backend::{read_head, Durability, Error, LogFile, PlainFormat, Step};
 use immutable_log::{Level, RecordFault};
-use support::{intact, record_spans, records, records_of, recovered_bytes, seed_formatted};
 
 fn plain(path: &Path) -> LogFile {
     LogFile::options().format(PlainFormat).open(path).unwrap()
@@ -89,32 +88,13 @@ for display, block_line in zip(lines[0:-1:2], lines[1:-1:2]):
 print(n)
 "#;
 
-fn python(script: &str, arg: &Path, stdin: &str) -> String {
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(arg)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python3 failed");
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn a_log_the_seed_wrote_is_continued() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("seed.log");
     let messages = r#"["Application started", "caf\u00e9 \ud83d\ude00", "tab\there", "done"]"#;
-    python(SEED_WRITER, &path, messages);
+    let arg = [path.to_str().unwrap()];
+    python(SEED_WRITER, &arg, messages.as_bytes());
     let verified = intact(&path).head.unwrap();
     // The verifier counts seq from genesis; the records themselves carry none.
     assert_eq!(verified.seq, Some(3));
@@ -137,7 +117,8 @@ fn a_log_the_seed_wrote_is_continued() {
     // A chain continued from records without seq writes none either.
     assert!(all.iter().all(|r| r.seq.is_none()));
     // And the seed's own checks still pass over the continued log.
-    assert_eq!(python(SEED_CHECK, &path, "").trim(), "6");
+    let checked = String::from_utf8(python(SEED_CHECK, &arg, b"")).unwrap();
+    assert_eq!(checked.trim(), "6");
 }
 
 /// A log of four records whose last message is not ASCII, so some cuts fall
@@ -180,7 +161,7 @@ fn a_torn_tail_at_every_byte_of_the_last_record_is_kept_and_the_log_verifies() {
             [Some(0), Some(1), Some(2)]
         );
         assert_eq!(recs.last().unwrap().message, "after the crash");
-        let (offset, torn) = recovered_bytes(&recs).expect("recovery records");
+        let (offset, torn) = recovered_bytes(&fs::read(&path).unwrap()).expect("recovery records");
         assert_eq!(offset, last.start as u64);
         assert_eq!(torn, &whole[last.start..cut], "cut at {cut}");
         for r in &recs[3..recs.len() - 1] {
@@ -205,7 +186,7 @@ fn a_torn_record_longer_than_the_first_tail_read_is_recovered() {
     assert_eq!(log.recovered().map(|r| r.len), Some(cut - spans[1].start));
     log.close().unwrap();
     intact(&path);
-    let (_, torn) = recovered_bytes(&records_of(&path)).unwrap();
+    let (_, torn) = recovered_bytes(&fs::read(&path).unwrap()).unwrap();
     assert_eq!(torn, &whole[spans[1].start..cut]);
 }
 
@@ -403,9 +384,11 @@ fn a_message_longer_than_a_record_is_cut_and_marked() {
     log.close().unwrap();
     let report = intact(&path);
     assert_eq!(report.truncated, 1);
-    let recs = records(&fs::read(&path).unwrap());
-    assert_eq!(recs[0].block["truncated"], true);
-    assert!(recs[0].message.len() < long.len());
+    let log = fs::read(&path).unwrap();
+    let record = read_records(&log)[0];
+    assert!(record.truncated());
+    assert_eq!(common::block(&record)["truncated"], true);
+    assert!(common::message(&record).len() < long.len());
 }
 
 #[cfg(target_os = "linux")]

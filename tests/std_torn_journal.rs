@@ -3,24 +3,17 @@
 //! recovery from the journal, writing the very bytes the first attempt wrote.
 #![cfg(feature = "std")]
 
-#[path = "std_support.rs"]
-mod support;
+mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use common::files::{intact, journal_of};
+use common::{messages, record_spans, recovered_bytes};
 use immutable_log::std_backend::recovery_fs::{FaultyFs, Op};
 use immutable_log::std_backend::{JournalFault, LogFile};
 use immutable_log::Level;
-use support::{intact, record_spans, records_of, recovered_bytes};
-
-fn journal_of(log: &Path) -> PathBuf {
-    log.with_file_name(format!(
-        "{}.torn",
-        log.file_name().unwrap().to_str().unwrap()
-    ))
-}
 
 /// A log of three records and the bytes of a fourth cut off by a crash.
 fn crashed(dir: &Path) -> (Vec<u8>, Vec<u8>) {
@@ -83,11 +76,12 @@ fn reopen_and_check(path: &Path, done: &[u8], offset: usize, torn: &[u8]) {
     log.append(Level::Info, format_args!("after")).unwrap();
     log.close().unwrap();
     intact(path);
-    let recs = records_of(path);
-    let (at, bytes) = recovered_bytes(&recs).expect("recovery records");
+    let log = fs::read(path).unwrap();
+    let (at, bytes) = recovered_bytes(&log).expect("recovery records");
     assert_eq!(at, offset as u64);
     assert_eq!(bytes, torn, "the torn bytes, exactly once");
-    assert!(recs.last().unwrap().message.ends_with(" - INFO - after"));
+    let last = messages(&log).pop().unwrap();
+    assert!(last.ends_with(" - INFO - after"), "{last}");
 }
 
 #[test]

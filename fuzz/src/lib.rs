@@ -1,7 +1,8 @@
 //! Helpers the fuzz targets and the seed generator share.
 
 use immutable_log::{
-    Draft, Key, Level, Options, SealKey, Timestamp, Verdict, Verifier, VerifyKey, Writer,
+    records, Draft, Key, Level, Options, Record, SealKey, Timestamp, Verdict, Verifier, VerifyKey,
+    Writer,
 };
 
 /// The verifier's record limit in the fuzz targets: memory is bounded by
@@ -125,36 +126,45 @@ pub fn split_header(data: &[u8]) -> Option<(u8, Vec<usize>, &[u8])> {
     Some((h, sizes, log))
 }
 
-/// Byte ranges of each complete record (both lines with their LFs), counting
-/// LFs from the start of `log`.
+/// Byte ranges of each record (both lines with their LFs) of a log of whole
+/// records, read with the crate's reader: panics at a record it cannot read,
+/// or at a torn tail.
 pub fn record_spans(log: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut reader = records(log);
     let mut spans = Vec::new();
     let mut start = 0;
-    let mut lfs = 0;
-    for (i, &b) in log.iter().enumerate() {
-        if b == b'\n' {
-            lfs += 1;
-            if lfs % 2 == 0 {
-                spans.push(start..i + 1);
-                start = i + 1;
-            }
-        }
+    while let Some(record) = reader.next() {
+        record.unwrap_or_else(|fault| panic!("a record does not read: {fault}"));
+        let end = log.len() - reader.remainder().len();
+        spans.push(start..end);
+        start = end;
     }
+    assert_eq!(start, log.len(), "a torn tail");
     spans
 }
 
-/// The `message` of every block line in `log`, decoded by serde_json.
+/// A record's message, its escapes decoded by the crate's reader; serde_json
+/// must read the same message from its block.
+pub fn message(record: &Record) -> String {
+    let ours: String = record
+        .message()
+        .collect::<Result<_, _>>()
+        .expect("a message that was read decodes");
+    let block: serde_json::Value =
+        serde_json::from_slice(record.block_json()).expect("block is JSON to serde_json");
+    assert_eq!(block["message"].as_str(), Some(ours.as_str()));
+    ours
+}
+
+/// The message of every record of a log of whole records (see [`message`]).
 pub fn messages(log: &[u8]) -> Vec<String> {
-    log.split(|&b| b == b'\n')
-        .filter_map(|l| l.strip_prefix(b"BLOCK_DATA:"))
-        .map(|j| {
-            let v: serde_json::Value = serde_json::from_slice(j).expect("block is JSON");
-            v["message"]
-                .as_str()
-                .expect("message is a string")
-                .to_owned()
-        })
-        .collect()
+    let mut reader = records(log);
+    let messages = reader
+        .by_ref()
+        .map(|record| message(&record.unwrap_or_else(|f| panic!("a record does not read: {f}"))))
+        .collect();
+    assert!(reader.remainder().is_empty(), "a torn tail");
+    messages
 }
 
 /// Puts a torn tail back together from the messages of its recovery records,
