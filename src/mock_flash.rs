@@ -41,7 +41,9 @@
 
 use core::fmt;
 
-use embedded_storage::nor_flash::{ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash};
+use embedded_storage::nor_flash::{
+    ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
+};
 
 /// What a [`MockFlash`] refused, or the power cut it simulated.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -112,6 +114,7 @@ pub struct MockFlash<const SIZE: usize, const WORD: usize, const ERASE: usize> {
     off: bool,
     ops: u64,
     erases: u64,
+    bytes_read: u64,
 }
 
 impl<const SIZE: usize, const WORD: usize, const ERASE: usize> Default
@@ -124,7 +127,10 @@ impl<const SIZE: usize, const WORD: usize, const ERASE: usize> Default
 
 impl<const SIZE: usize, const WORD: usize, const ERASE: usize> MockFlash<SIZE, WORD, ERASE> {
     const SIZES_OK: () = assert!(
-        WORD > 0 && ERASE % WORD == 0 && SIZE % ERASE == 0 && SIZE <= u32::MAX as usize,
+        WORD > 0
+            && ERASE.is_multiple_of(WORD)
+            && SIZE.is_multiple_of(ERASE)
+            && SIZE <= u32::MAX as usize,
         "MockFlash: ERASE must be a multiple of WORD, SIZE of ERASE"
     );
 
@@ -137,6 +143,7 @@ impl<const SIZE: usize, const WORD: usize, const ERASE: usize> MockFlash<SIZE, W
             off: false,
             ops: 0,
             erases: 0,
+            bytes_read: 0,
         }
     }
 
@@ -165,6 +172,11 @@ impl<const SIZE: usize, const WORD: usize, const ERASE: usize> MockFlash<SIZE, W
     /// Erase units erased (or cut while erasing) so far.
     pub fn erases(&self) -> u64 {
         self.erases
+    }
+
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
     }
 
     /// The whole flash, as a dump would read it.
@@ -197,13 +209,17 @@ impl<const SIZE: usize, const WORD: usize, const ERASE: usize> MockFlash<SIZE, W
     }
 
     /// The byte range `offset..offset + len`, checked against `align`.
-    fn range(offset: u32, len: usize, align: usize) -> Result<core::ops::Range<usize>, MockFlashError> {
+    fn range(
+        offset: u32,
+        len: usize,
+        align: usize,
+    ) -> Result<core::ops::Range<usize>, MockFlashError> {
         let start = offset as usize;
         let end = start.checked_add(len).ok_or(MockFlashError::OutOfBounds)?;
         if end > SIZE {
             return Err(MockFlashError::OutOfBounds);
         }
-        if start % align != 0 || len % align != 0 {
+        if !start.is_multiple_of(align) || !len.is_multiple_of(align) {
             return Err(MockFlashError::NotAligned);
         }
         Ok(start..end)
@@ -228,6 +244,7 @@ impl<const SIZE: usize, const WORD: usize, const ERASE: usize> ReadNorFlash
         let range = Self::range(offset, bytes.len(), WORD)?;
         let src = self.mem.get(range).ok_or(MockFlashError::OutOfBounds)?;
         bytes.copy_from_slice(src);
+        self.bytes_read += bytes.len() as u64;
         Ok(())
     }
 

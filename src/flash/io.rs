@@ -138,7 +138,10 @@ impl<'f, F: NorFlash> WordSink<'f, F> {
         self.pos += len as u32;
         self.pending.copy_within(len.min(self.len).., 0);
         self.len = self.len.saturating_sub(len);
-        self.pending.get_mut(self.len..).unwrap_or_default().fill(0xFF);
+        self.pending
+            .get_mut(self.len..)
+            .unwrap_or_default()
+            .fill(0xFF);
         Ok(())
     }
 

@@ -203,7 +203,11 @@ impl Header {
         }
         put(24, &[flags]);
         let digest = BlockHasher::hash(out.get(..DIGESTED).unwrap_or_default());
-        put_at(&mut out, DIGESTED, digest.as_bytes().get(..16).unwrap_or_default());
+        put_at(
+            &mut out,
+            DIGESTED,
+            digest.as_bytes().get(..16).unwrap_or_default(),
+        );
         out
     }
 

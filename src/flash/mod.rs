@@ -70,9 +70,13 @@
 //! }
 //! ```
 
+mod boot;
+mod error;
+mod fault;
 mod io;
 mod layout;
 mod note;
+mod open;
 mod scan;
 mod slots;
 mod verify;
@@ -83,143 +87,19 @@ use embedded_storage::nor_flash::NorFlash;
 
 use crate::clock::{Clock, Timestamp};
 use crate::draft::{message_capacity, Draft, TAIL_MAX};
-use crate::hash::Hash;
 use crate::head::Head;
 use crate::level::Level;
 use crate::sink::SinkError;
 use crate::writer::{WriteError, Writer};
-use io::{is_erased, Counter, SinkFault, WordSink};
-use layout::{align_up, Header, HEADER_LEN};
-use note::Note;
-use scan::{scan, SectorScan, Until};
-use slots::{read_slot, read_torn, recovery, ring_pos, Slot};
+use error::check_geometry;
+use io::{Counter, SinkFault, WordSink};
+use layout::{align_up, HEADER_LEN};
 
+pub use error::{FlashError, GeometryError};
+pub use fault::RingFault;
 pub use io::{SliceFlash, MAX_WORD};
 pub use layout::{Encoding, Region, Tear, Wrap};
-pub use verify::{find_region, verify_ring, RingFault, RingReport, RingTorn, RingVerdict};
-
-/// Why a region cannot hold a ring.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[non_exhaustive]
-pub enum GeometryError {
-    /// Fewer than 3 sectors (a wrap note must outlive the sector after the
-    /// one it erased).
-    TooFewSectors {
-        /// The sectors given.
-        sectors: u32,
-    },
-    /// The region's start or its sector size is not a multiple of the
-    /// flash's `ERASE_SIZE`.
-    NotEraseAligned {
-        /// The flash's erase size.
-        erase_size: usize,
-    },
-    /// The region runs past the flash's end.
-    OutOfFlash {
-        /// The region's end.
-        end: u64,
-        /// The flash's capacity.
-        capacity: usize,
-    },
-    /// `WRITE_SIZE` or `READ_SIZE` is not a power of two up to [`MAX_WORD`].
-    Word {
-        /// The flash's `WRITE_SIZE`.
-        write_size: usize,
-        /// The flash's `READ_SIZE`.
-        read_size: usize,
-    },
-    /// A sector cannot hold a wrap note and the recovery of a torn record
-    /// after its header.
-    SectorTooSmall {
-        /// The sector size needed at least.
-        need: u32,
-        /// The sector size given.
-        have: u32,
-    },
-}
-
-impl fmt::Display for GeometryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GeometryError::TooFewSectors { sectors } => {
-                write!(f, "a ring needs at least 3 sectors, not {sectors}")
-            }
-            GeometryError::NotEraseAligned { erase_size } => write!(
-                f,
-                "the region's start and sector size must be multiples of the erase size {erase_size}"
-            ),
-            GeometryError::OutOfFlash { end, capacity } => write!(
-                f,
-                "the region ends at byte {end}, past the flash's {capacity} bytes"
-            ),
-            GeometryError::Word {
-                write_size,
-                read_size,
-            } => write!(
-                f,
-                "write size {write_size} and read size {read_size} must be powers of two up to {MAX_WORD}"
-            ),
-            GeometryError::SectorTooSmall { need, have } => write!(
-                f,
-                "sectors of {have} bytes are too small: a sector must hold a wrap note and the \
-                 recovery of a torn record, {need} bytes with its header"
-            ),
-        }
-    }
-}
-
-impl core::error::Error for GeometryError {}
-
-/// A flash log failed; unless said otherwise, nothing was appended.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[non_exhaustive]
-pub enum FlashError<E> {
-    /// The flash failed (a power cut, in the test double). The log repairs
-    /// what it left when it is next used, or opened after a reset.
-    Flash(E),
-    /// The region does not suit a ring.
-    Geometry(GeometryError),
-    /// The scratch buffer is shorter than [`FlashLog::SCRATCH`].
-    ScratchTooSmall {
-        /// Bytes needed.
-        need: usize,
-        /// Bytes lent.
-        have: usize,
-    },
-    /// The ring's content fails its check where the log must read it to go
-    /// on: it is not continued (nor erased).
-    Corrupt(RingFault),
-    /// A record longer than a sector's room (cannot happen with a region
-    /// that passed the geometry check).
-    RecordTooLong {
-        /// The record's length in flash.
-        len: usize,
-    },
-    /// The flash keeps undoing the repair without reporting an error.
-    RepairLoop,
-}
-
-impl<E: fmt::Debug> fmt::Display for FlashError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FlashError::Flash(e) => write!(f, "the flash failed: {e:?}"),
-            FlashError::Geometry(e) => e.fmt(f),
-            FlashError::ScratchTooSmall { need, have } => write!(
-                f,
-                "the scratch buffer has {have} bytes, the ring needs {need}"
-            ),
-            FlashError::Corrupt(fault) => write!(f, "the flash log is not continued: {fault}"),
-            FlashError::RecordTooLong { len } => {
-                write!(f, "a record of {len} bytes does not fit a sector")
-            }
-            FlashError::RepairLoop => {
-                f.write_str("the flash log's repair does not hold (the flash loses what it is given)")
-            }
-        }
-    }
-}
-
-impl<E: fmt::Debug> core::error::Error for FlashError<E> {}
+pub use verify::{find_region, read_ring, verify_ring, RingReport, RingTorn, RingVerdict};
 
 /// The longest record a draft of `n` bytes makes: the display line (64 +
 /// the display, at most the escaped message, + 66), the block line (11 +
@@ -293,10 +173,7 @@ impl<'s, F: NorFlash, C: Clock, const N: usize, const R: usize> FlashLog<'s, F, 
     /// The scratch buffer a log needs: the longest record it reads back (a
     /// recovery record), and the torn bytes it keeps.
     pub const SCRATCH: usize = {
-        let part = 160
-            + TAIL_MAX
-            + 2 * (RECOVERY_HEADER + message_capacity(R))
-            + Self::WORD;
+        let part = 160 + TAIL_MAX + 2 * (RECOVERY_HEADER + message_capacity(R)) + Self::WORD;
         let user = record_max(N) + Self::WORD;
         if part > user {
             part
@@ -393,7 +270,10 @@ impl<'s, F: NorFlash, C: Clock, const N: usize, const R: usize> FlashLog<'s, F, 
             self.recover()?;
         }
         let timestamp = self.clock.now();
-        let len = align_up(measure(draft, self.head, timestamp) as u32, Self::WORD as u32);
+        let len = align_up(
+            measure(draft, self.head, timestamp) as u32,
+            Self::WORD as u32,
+        );
         let slot = self.region.slot(self.newest);
         if self.pos.saturating_add(len) > self.region.end(slot) {
             self.guard(|log| log.open_sector(log.newest + 1, None))?;
@@ -411,292 +291,6 @@ impl<'s, F: NorFlash, C: Clock, const N: usize, const R: usize> FlashLog<'s, F, 
             self.broken = true;
         }
         result
-    }
-
-    /// Reads the ring and makes it whole: finishes or redoes an interrupted
-    /// sector opening, erases what a cut erase left, keeps torn bytes in
-    /// recovery records. Then the log appends after its last record.
-    /// [`open`](Self::open) and the first append after a flash error call it.
-    pub fn recover(&mut self) -> Result<(), FlashError<F::Error>> {
-        self.broken = true;
-        let result = self.boot();
-        self.broken = result.is_err();
-        result
-    }
-
-    fn boot(&mut self) -> Result<(), FlashError<F::Error>> {
-        let region = self.region;
-        let word = Self::WORD as u32;
-        for _ in 0..4 {
-            // The live sectors; what else a slot holds is erased.
-            let mut bounds: Option<(u64, u64)> = None;
-            for slot in 0..region.sectors {
-                match read_slot(&mut self.flash, &region, slot).map_err(FlashError::Flash)? {
-                    Slot::Live(h) => {
-                        if !h.fits(&region, word) || region.slot(h.number) != slot {
-                            return Err(FlashError::Corrupt(RingFault::Layout {
-                                at: region.base(slot),
-                            }));
-                        }
-                        bounds = Some(match bounds {
-                            None => (h.number, h.number),
-                            Some((lo, hi)) => (lo.min(h.number), hi.max(h.number)),
-                        });
-                    }
-                    Slot::Dead | Slot::Garbage => self.erase_slot(slot)?,
-                    Slot::Blank => {}
-                }
-            }
-            let Some((oldest, newest)) = bounds else {
-                self.oldest = 0;
-                self.newest = 0;
-                self.head = None;
-                return self.open_sector(0, None);
-            };
-            if newest - oldest >= u64::from(region.sectors) {
-                return Err(FlashError::Corrupt(RingFault::Layout {
-                    at: region.base(region.slot(newest)),
-                }));
-            }
-            let mut header = None;
-            for number in oldest..=newest {
-                match read_slot(&mut self.flash, &region, region.slot(number))
-                    .map_err(FlashError::Flash)?
-                {
-                    Slot::Live(h) if h.number == number => header = Some(h),
-                    _ => return Err(FlashError::Corrupt(RingFault::SectorMissing { number })),
-                }
-            }
-            let Some(header) = header else {
-                return Err(FlashError::RepairLoop);
-            };
-            self.oldest = oldest;
-            self.newest = newest;
-            let newest_scan = self.scan_sector(newest, Until::End)?;
-            if newest_scan.records < self.prefix_len(&header)? {
-                // An opening cut short: undo it, and do it again.
-                self.erase_slot(region.slot(newest))?;
-                continue;
-            }
-            if let Some(wrap) = header.wrap {
-                if wrap.sector == self.oldest && self.oldest < newest {
-                    self.retire_oldest()?;
-                }
-            }
-            self.head = match newest_scan.last {
-                Some(last) => Some(last),
-                None => self.head_before(newest)?,
-            };
-            self.pos = newest_scan.end;
-            if newest_scan.torn() {
-                let data_start = region.data_start(region.slot(newest), word);
-                let tear = Tear {
-                    sector: newest,
-                    offset: newest_scan.end - data_start,
-                    len: newest_scan.data_end - newest_scan.end,
-                };
-                return self.open_sector(newest + 1, Some(tear));
-            }
-            return Ok(());
-        }
-        Err(FlashError::RepairLoop)
-    }
-
-    /// Reads sector `number` (its records checked among themselves).
-    fn scan_sector(&mut self, number: u64, until: Until) -> Result<SectorScan, FlashError<F::Error>> {
-        let mut link = None;
-        scan(
-            &mut self.flash,
-            &self.region,
-            Self::WORD as u32,
-            number,
-            self.scratch,
-            &mut link,
-            until,
-            |_, _| Ok(()),
-        )
-        .map_err(FlashError::Flash)?
-        .map_err(FlashError::Corrupt)
-    }
-
-    /// The last record before sector `number`.
-    fn head_before(&mut self, number: u64) -> Result<Option<Head>, FlashError<F::Error>> {
-        for n in (self.oldest..number).rev() {
-            if let Some(last) = self.scan_sector(n, Until::End)?.last {
-                return Ok(Some(last));
-            }
-        }
-        Ok(None)
-    }
-
-    /// How many records a sector with `header` starts with: its wrap note,
-    /// and the recovery records of the torn bytes it names.
-    fn prefix_len(&mut self, header: &Header) -> Result<u32, FlashError<F::Error>> {
-        let mut len = u32::from(header.wrap.is_some());
-        if let Some(tear) = header.tear.filter(|t| t.sector >= self.oldest) {
-            let pos = ring_pos(&self.region, tear.sector, self.torn_at(&tear));
-            let torn = self.read_torn(&tear)?;
-            len += recovery(torn, pos, header.recovery).parts().count() as u32;
-        }
-        Ok(len)
-    }
-
-    /// The flash offset of the torn bytes `tear` names.
-    fn torn_at(&self, tear: &Tear) -> u32 {
-        self.region
-            .data_start(self.region.slot(tear.sector), Self::WORD as u32)
-            .saturating_add(tear.offset)
-    }
-
-    /// Reads the torn bytes `tear` names into the scratch buffer.
-    fn read_torn(&mut self, tear: &Tear) -> Result<&[u8], FlashError<F::Error>> {
-        let at = self.torn_at(tear);
-        match read_torn(
-            &mut self.flash,
-            &self.region,
-            Self::WORD as u32,
-            tear,
-            self.scratch,
-        )
-        .map_err(FlashError::Flash)?
-        {
-            Some(n) => Ok(self.scratch.get(..n).unwrap_or_default()),
-            None => Err(FlashError::Corrupt(RingFault::RecordTooLong {
-                at,
-                limit: self.scratch.len(),
-            })),
-        }
-    }
-
-    /// Opens sector `number` in its slot (erased first if need be): its
-    /// header, then its prefix (a wrap note when this leaves no erased
-    /// sector, the recovery of `tear`), then the wrap's erase.
-    fn open_sector(&mut self, number: u64, tear: Option<Tear>) -> Result<(), FlashError<F::Error>> {
-        let region = self.region;
-        let sectors = u64::from(region.sectors);
-        if number < self.oldest || number - self.oldest >= sectors {
-            return Err(FlashError::RepairLoop);
-        }
-        let slot = region.slot(number);
-        if !is_erased(&mut self.flash, region.base(slot), region.sector_size)
-            .map_err(FlashError::Flash)?
-        {
-            self.erase_slot(slot)?;
-        }
-        let wrap = if number - self.oldest + 1 == sectors {
-            Some(self.wrap_info()?)
-        } else {
-            None
-        };
-        let header = Header {
-            encoding: Encoding::Text,
-            word: Self::WORD as u16,
-            sector_size: region.sector_size,
-            sectors: region.sectors,
-            number,
-            recovery: R as u32,
-            wrap,
-            tear,
-        };
-        let mut bytes = [0xFF; HEADER_LEN + MAX_WORD];
-        if let Some(dst) = bytes.get_mut(..HEADER_LEN) {
-            dst.copy_from_slice(&header.encode());
-        }
-        let len = align_up(HEADER_LEN as u32, Self::WORD as u32) as usize;
-        self.flash
-            .write(region.base(slot), bytes.get(..len).unwrap_or_default())
-            .map_err(FlashError::Flash)?;
-        self.newest = number;
-        self.pos = region.data_start(slot, Self::WORD as u32);
-        let timestamp = self.clock.now();
-        if let Some(wrap) = wrap {
-            let mut draft = Draft::<N>::new(Level::Info, format_args!("{}", Note(wrap)));
-            self.write_record(&mut draft, timestamp)?;
-        }
-        if let Some(tear) = tear {
-            let at = self.torn_at(&tear);
-            let pos = ring_pos(&region, tear.sector, at);
-            // The torn bytes stay in the scratch buffer while their records
-            // are written (which reads nothing back).
-            let scratch = core::mem::take(&mut self.scratch);
-            let result = self.write_recovery(scratch, &tear, pos, timestamp);
-            self.scratch = scratch;
-            result?;
-        }
-        if wrap.is_some() {
-            self.retire_oldest()?;
-        }
-        Ok(())
-    }
-
-    /// Writes the recovery records of the torn bytes `tear` names, read
-    /// into `scratch`.
-    fn write_recovery(
-        &mut self,
-        scratch: &mut [u8],
-        tear: &Tear,
-        pos: u64,
-        timestamp: Timestamp,
-    ) -> Result<(), FlashError<F::Error>> {
-        let at = self.torn_at(tear);
-        let n = read_torn(&mut self.flash, &self.region, Self::WORD as u32, tear, scratch)
-            .map_err(FlashError::Flash)?
-            .ok_or(FlashError::Corrupt(RingFault::RecordTooLong {
-                at,
-                limit: scratch.len(),
-            }))?;
-        let torn = scratch.get(..n).unwrap_or_default();
-        for part in recovery(torn, pos, R as u32).parts() {
-            let mut draft = Draft::<R>::new(Level::Warning, format_args!("{part}"));
-            self.write_record(&mut draft, timestamp)?;
-        }
-        Ok(())
-    }
-
-    /// What erasing the oldest sector removes, and where the ring then starts.
-    fn wrap_info(&mut self) -> Result<Wrap, FlashError<F::Error>> {
-        let oldest = self.scan_sector(self.oldest, Until::End)?;
-        let mut next = None;
-        for n in self.oldest + 1..=self.newest {
-            if let Some(first) = self.scan_sector(n, Until::FirstRecord)?.first {
-                next = Some(first);
-                break;
-            }
-        }
-        let next = next.unwrap_or(match self.head {
-            Some(Head { seq, hash }) => (seq.map_or(0, |s| s.saturating_add(1)), hash),
-            None => (0, Hash::GENESIS),
-        });
-        Ok(Wrap {
-            sector: self.oldest,
-            erased_from: oldest.first,
-            next,
-        })
-    }
-
-    /// Marks the oldest sector dead, erases it: the ring's wrap.
-    fn retire_oldest(&mut self) -> Result<(), FlashError<F::Error>> {
-        let slot = self.region.slot(self.oldest);
-        self.erase_slot(slot)?;
-        self.oldest += 1;
-        Ok(())
-    }
-
-    /// Marks a slot dead (so a cut erase cannot leave a header that reads
-    /// whole), then erases it.
-    fn erase_slot(&mut self, slot: u32) -> Result<(), FlashError<F::Error>> {
-        let region = self.region;
-        let word = Self::WORD as u32;
-        let dead = region.dead_at(slot, word);
-        if is_erased(&mut self.flash, dead, word).map_err(FlashError::Flash)? {
-            let zeros = [0u8; MAX_WORD];
-            self.flash
-                .write(dead, zeros.get(..Self::WORD).unwrap_or_default())
-                .map_err(FlashError::Flash)?;
-        }
-        self.flash
-            .erase(region.base(slot), region.end(slot))
-            .map_err(FlashError::Flash)
     }
 
     /// Writes one record at the write position, in the newest sector.
@@ -736,51 +330,13 @@ impl<'s, F: NorFlash, C: Clock, const N: usize, const R: usize> FlashLog<'s, F, 
 }
 
 /// The length of `draft`'s record after `head`, at `timestamp`.
-fn measure<const M: usize>(draft: &mut Draft<M>, head: Option<Head>, timestamp: Timestamp) -> usize {
+fn measure<const M: usize>(
+    draft: &mut Draft<M>,
+    head: Option<Head>,
+    timestamp: Timestamp,
+) -> usize {
     let mut writer = Writer::resume(Counter::default(), head);
     // A counter takes every byte and a plain writer seals without fail.
     let _ = writer.append_draft(draft, timestamp, 0);
     writer.into_sink().0
-}
-
-/// Checks that `region` of `flash` can hold a ring with sectors of at least
-/// `min_sector` bytes.
-fn check_geometry<F: NorFlash>(
-    flash: &F,
-    region: &Region,
-    min_sector: usize,
-) -> Result<(), GeometryError> {
-    let word_ok = |n: usize| n > 0 && n.is_power_of_two() && n <= MAX_WORD;
-    if !word_ok(F::WRITE_SIZE) || !word_ok(F::READ_SIZE) {
-        return Err(GeometryError::Word {
-            write_size: F::WRITE_SIZE,
-            read_size: F::READ_SIZE,
-        });
-    }
-    if region.sectors < 3 {
-        return Err(GeometryError::TooFewSectors {
-            sectors: region.sectors,
-        });
-    }
-    let erase = F::ERASE_SIZE.max(1);
-    if region.start as usize % erase != 0
-        || region.sector_size as usize % erase != 0
-        || region.sector_size as usize % MAX_WORD != 0
-    {
-        return Err(GeometryError::NotEraseAligned { erase_size: erase });
-    }
-    let end = u64::from(region.start) + u64::from(region.sector_size) * u64::from(region.sectors);
-    if end > flash.capacity() as u64 || end > u64::from(u32::MAX) {
-        return Err(GeometryError::OutOfFlash {
-            end,
-            capacity: flash.capacity(),
-        });
-    }
-    if (region.sector_size as usize) < min_sector {
-        return Err(GeometryError::SectorTooSmall {
-            need: min_sector as u32,
-            have: region.sector_size,
-        });
-    }
-    Ok(())
 }

@@ -4,9 +4,9 @@
 
 use embedded_storage::nor_flash::ReadNorFlash;
 
+use super::fault::RingFault;
 use super::io::{read, MAX_WORD};
 use super::layout::Region;
-use super::verify::RingFault;
 use crate::hash::Hash;
 use crate::head::Head;
 use crate::record::{split_display_line, Record};
@@ -159,7 +159,9 @@ fn take(
         .get(line1_end + 1..bytes.len().saturating_sub(1))
         .unwrap_or_default();
     let record = Record::parse(line1, line2).map_err(|fault| RingFault::Record { at, fault })?;
-    record.check().map_err(|fault| RingFault::Record { at, fault })?;
+    record
+        .check()
+        .map_err(|fault| RingFault::Record { at, fault })?;
     let Some(seq) = record.seq() else {
         return Err(RingFault::SeqMissing { at });
     };

@@ -6,6 +6,7 @@ use core::fmt::{self, Write as _};
 
 use embedded_storage::nor_flash::ReadNorFlash;
 
+use super::fault::RingFault;
 use super::io::is_erased;
 use super::layout::{Header, Region, HEADER_LEN};
 use super::note::{ring_start, Note};
@@ -14,175 +15,8 @@ use super::slots::{read_slot, read_torn, recovery, ring_pos, Slot};
 use crate::hash::Hash;
 use crate::head::Head;
 use crate::json::Unescaped;
-use crate::record::{Record, RecordFault};
+use crate::record::Record;
 use crate::verdict::SegmentStart;
-
-/// What is wrong with a ring. `at` is a byte offset in the flash (in a dump,
-/// in the file).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[non_exhaustive]
-pub enum RingFault {
-    /// The record at `at` fails its own check (malformed, display edited,
-    /// content changed).
-    Record {
-        /// The record's first byte.
-        at: u32,
-        /// What is wrong with it.
-        fault: RecordFault,
-    },
-    /// The record's `prev_hash` is not the hash of the record before it: a
-    /// record was removed, inserted or reordered.
-    PrevHashMismatch {
-        /// The record's first byte.
-        at: u32,
-        /// The hash of the record before it.
-        expected: Hash,
-        /// The `prev_hash` it states.
-        found: Hash,
-    },
-    /// The record's `seq` is not one more than the one before it.
-    SeqOutOfOrder {
-        /// The record's first byte.
-        at: u32,
-        /// The `seq` that should stand there.
-        expected: u64,
-        /// The `seq` found.
-        found: u64,
-    },
-    /// A record in a ring has no `seq`.
-    SeqMissing {
-        /// The record's first byte.
-        at: u32,
-    },
-    /// The ring still holds its first sector, but its first record is not
-    /// the chain's first (`prev_hash` genesis, `seq` 0).
-    NotAtGenesis {
-        /// The record's first byte.
-        at: u32,
-    },
-    /// Bytes that are no record, no record's padding and not erased: after
-    /// a record in its last word, a first line that is no display line, or
-    /// past a sector's first erased word.
-    Garbled {
-        /// The first such byte (or the word where erased bytes should start).
-        at: u32,
-    },
-    /// A record longer than the verifier's buffer.
-    RecordTooLong {
-        /// The record's first byte.
-        at: u32,
-        /// The buffer's length.
-        limit: usize,
-    },
-    /// A sector header of another layout than the ring's (sector size,
-    /// sector count, word size, or a number in another slot).
-    Layout {
-        /// The header's first byte.
-        at: u32,
-    },
-    /// The ring's sectors are not consecutive: this one, between the oldest
-    /// and the newest, is missing (erased or overwritten).
-    SectorMissing {
-        /// The missing sector's number.
-        number: u64,
-    },
-    /// A sector ends in torn bytes (a record cut off) that the next sector
-    /// does not keep in recovery records.
-    TornNotRecovered {
-        /// The torn bytes' first byte.
-        at: u32,
-        /// Their length in flash.
-        len: u32,
-    },
-    /// A sector's header names torn bytes that are not where it says.
-    TearMismatch {
-        /// The sector's number.
-        sector: u64,
-    },
-    /// The records a sector starts with are not the wrap note its header
-    /// states, or not the recovery of the torn bytes it names (the torn
-    /// bytes were changed, or their recovery).
-    PrefixMismatch {
-        /// The record's first byte.
-        at: u32,
-    },
-    /// A sector that is not the newest lacks the records its opening wrote
-    /// first (a repair cut short must have been redone before anything
-    /// followed it).
-    PrefixIncomplete {
-        /// The sector's number.
-        sector: u64,
-    },
-    /// The ring starts after genesis, and no wrap note in the chain states
-    /// that start: records were removed, not wrapped around.
-    WrapUnaccounted {
-        /// The first record's `seq`.
-        seq: u64,
-        /// Its `prev_hash`.
-        prev_hash: Hash,
-    },
-}
-
-impl fmt::Display for RingFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RingFault::Record { at, fault } => write!(f, "byte {at}: {fault}"),
-            RingFault::PrevHashMismatch { at, .. } => write!(
-                f,
-                "byte {at}: prev_hash mismatch: a record was removed, inserted or reordered"
-            ),
-            RingFault::SeqOutOfOrder {
-                at,
-                expected,
-                found,
-            } => write!(f, "byte {at}: seq out of order: expected {expected}, found {found}"),
-            RingFault::SeqMissing { at } => write!(f, "byte {at}: a record without seq"),
-            RingFault::NotAtGenesis { at } => write!(
-                f,
-                "byte {at}: the ring holds its first sector, but it does not start at genesis"
-            ),
-            RingFault::Garbled { at } => write!(
-                f,
-                "byte {at}: bytes that are no record, no padding and not erased"
-            ),
-            RingFault::RecordTooLong { at, limit } => write!(
-                f,
-                "byte {at}: a record longer than the verifier's buffer of {limit} bytes"
-            ),
-            RingFault::Layout { at } => write!(
-                f,
-                "byte {at}: a sector header of another layout than the ring's"
-            ),
-            RingFault::SectorMissing { number } => write!(
-                f,
-                "sector {number} is missing between the ring's oldest and newest sectors"
-            ),
-            RingFault::TornNotRecovered { at, len } => write!(
-                f,
-                "byte {at}: {len} torn bytes that the next sector does not recover"
-            ),
-            RingFault::TearMismatch { sector } => write!(
-                f,
-                "sector {sector}: its header names torn bytes that are not there"
-            ),
-            RingFault::PrefixMismatch { at } => write!(
-                f,
-                "byte {at}: not the wrap note or recovery record the sector's header calls for"
-            ),
-            RingFault::PrefixIncomplete { sector } => write!(
-                f,
-                "sector {sector}: the records its opening writes first are incomplete"
-            ),
-            RingFault::WrapUnaccounted { seq, prev_hash } => write!(
-                f,
-                "the ring starts at seq {seq} (after {prev_hash}), and no wrap note in it \
-                 states that start: records were removed"
-            ),
-        }
-    }
-}
-
-impl core::error::Error for RingFault {}
 
 /// What was read of a ring, up to its end or its first fault.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -306,6 +140,17 @@ pub fn verify_ring<F: ReadNorFlash>(
     region: &Region,
     buf: &mut [u8],
 ) -> Result<RingVerdict, F::Error> {
+    read_ring(flash, region, buf, |_| {})
+}
+
+/// [`verify_ring`], handing each record that passed to `visit`, in ring
+/// order: to print a ring, or to look for a record in it.
+pub fn read_ring<F: ReadNorFlash>(
+    flash: &mut F,
+    region: &Region,
+    buf: &mut [u8],
+    mut visit: impl FnMut(&Record<'_>),
+) -> Result<RingVerdict, F::Error> {
     let mut report = RingReport::default();
     let failed = |report: RingReport, fault| Ok(RingVerdict::Failed(report, fault));
     // Pass 1: the oldest and newest sector, and how many there are.
@@ -315,9 +160,12 @@ pub fn verify_ring<F: ReadNorFlash>(
         if let Slot::Live(h) = read_slot(flash, region, slot)? {
             let w = u32::from(h.word);
             if !h.fits(region, *word.get_or_insert(w)) || region.slot(h.number) != slot {
-                return failed(report, RingFault::Layout {
-                    at: region.base(slot),
-                });
+                return failed(
+                    report,
+                    RingFault::Layout {
+                        at: region.base(slot),
+                    },
+                );
             }
             bounds = Some(match bounds {
                 None => (h.number, h.number),
@@ -329,9 +177,12 @@ pub fn verify_ring<F: ReadNorFlash>(
         return Ok(RingVerdict::Intact(report));
     };
     if newest - oldest >= u64::from(region.sectors) {
-        return failed(report, RingFault::Layout {
-            at: region.base(region.slot(newest)),
-        });
+        return failed(
+            report,
+            RingFault::Layout {
+                at: region.base(region.slot(newest)),
+            },
+        );
     }
     report.oldest = oldest;
     let mut link: Option<Head> = None;
@@ -368,10 +219,13 @@ pub fn verify_ring<F: ReadNorFlash>(
             Some(t) => match read_torn(flash, region, word, &t, torn_buf)? {
                 Some(n) => Some(n),
                 None => {
-                    return failed(report, RingFault::RecordTooLong {
-                        at: region.data_start(region.slot(t.sector), word) + t.offset,
-                        limit: buf.len(),
-                    })
+                    return failed(
+                        report,
+                        RingFault::RecordTooLong {
+                            at: region.data_start(region.slot(t.sector), word) + t.offset,
+                            limit: buf.len(),
+                        },
+                    )
                 }
             },
             None => None,
@@ -425,6 +279,7 @@ pub fn verify_ring<F: ReadNorFlash>(
                     accounted |= s.seq == Some(seq) && s.prev_hash == prev;
                 }
                 passed += 1;
+                visit(record);
                 Ok(())
             },
         )?;
@@ -454,9 +309,12 @@ pub fn verify_ring<F: ReadNorFlash>(
             return failed(report, RingFault::PrefixIncomplete { sector: number });
         }
         if !is_erased(flash, scanned.data_end, sector_end - scanned.data_end)? {
-            return failed(report, RingFault::Garbled {
-                at: scanned.data_end,
-            });
+            return failed(
+                report,
+                RingFault::Garbled {
+                    at: scanned.data_end,
+                },
+            );
         }
         if scanned.torn() {
             torn = Some((scanned.end, scanned.data_end - scanned.end));
@@ -468,10 +326,13 @@ pub fn verify_ring<F: ReadNorFlash>(
     if let Some(start) = report.start {
         if !start.is_genesis() {
             if !accounted {
-                return failed(report, RingFault::WrapUnaccounted {
-                    seq: start.seq.unwrap_or(0),
-                    prev_hash: start.prev_hash,
-                });
+                return failed(
+                    report,
+                    RingFault::WrapUnaccounted {
+                        seq: start.seq.unwrap_or(0),
+                        prev_hash: start.prev_hash,
+                    },
+                );
             }
             report.wrapped = true;
         }
