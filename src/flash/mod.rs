@@ -275,8 +275,11 @@ impl<'s, F: NorFlash, C: Clock, const N: usize, const R: usize> FlashLog<'s, F, 
             Self::WORD as u32,
         );
         let slot = self.region.slot(self.newest);
+        let mut timestamp = timestamp;
         if self.pos.saturating_add(len) > self.region.end(slot) {
             self.guard(|log| log.open_sector(log.newest + 1, None))?;
+            // After the opening's records.
+            timestamp = self.clock.now();
         }
         self.guard(|log| log.write_record(draft, timestamp))
     }
