@@ -146,11 +146,14 @@ macro_rules! each_geometry {
 
 #[test]
 fn the_sizes_a_ring_needs_are_stated() {
-    type L = FlashLog<'static, MockFlash<SIZE, 8, 4096>, &'static TestClock, N>;
+    type L = FlashLog<'static, &'static mut MockFlash<SIZE, 8, 4096>, &'static TestClock, N>;
     const { assert!(L::MIN_SECTOR <= 8192) };
     const { assert!(L::SCRATCH <= 8 * 1024) };
+    // Besides its flash and clock (two references here).
+    let own = std::mem::size_of::<L>() - 2 * std::mem::size_of::<usize>();
+    assert!(own <= 112, "{own} bytes");
     println!(
-        "N = 512, words of 8: MIN_SECTOR {}, SCRATCH {}",
+        "N = 512, words of 8: MIN_SECTOR {}, SCRATCH {}, the log itself {own} bytes",
         L::MIN_SECTOR,
         L::SCRATCH
     );

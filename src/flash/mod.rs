@@ -35,7 +35,7 @@
 //! the longest record it reads back), and stack for one record's draft of `N`
 //! bytes while appending (`R` bytes while writing recovery records). Flash:
 //! a sector must hold a wrap note and the recovery of one torn record
-//! ([`FlashLog::MIN_SECTOR`]: about 6 KiB for `N` = 512, so 8 KiB sectors
+//! ([`FlashLog::MIN_SECTOR`]: 7,932 bytes for `N` = 512 and 8-byte words, so 8 KiB sectors
 //! of one 8 KiB, two 4 KiB or eight 1 KiB erase units); per record, its last
 //! word's padding; per torn record, the rest of its sector.
 //!
