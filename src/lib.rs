@@ -42,8 +42,8 @@
 //! | [`merkle`] | the RFC 6962 tree over the records: its right edge ([`merkle::CompactRange`]), proofs |
 //! | `resume` | continuing from a log's tail ([`resume()`]); `resume::tail` reads it backwards |
 //! | `recovery` | the records that keep a torn tail |
-//! | [`flash`] | a log in a ring of NOR flash sectors ([`flash::FlashLog`]), and its verifier (feature `flash`) |
-//! | [`mock_flash`] | a NOR flash in RAM that loses power on cue: the flash ring's test double (feature `flash`) |
+//! | `flash` | a log in a ring of NOR flash sectors (`flash::FlashLog`), and its verifier (feature `flash`) |
+//! | `mock_flash` | a NOR flash in RAM that loses power on cue: the flash ring's test double (feature `flash`) |
 //!
 //! The host side is `std_backend` (feature `std`): `std_backend::LogFile`
 //! and its `std_backend::OpenOptions`, and `std_backend::verify_path`.

@@ -90,7 +90,7 @@ pub enum FlashError<E> {
     Flash(E),
     /// The region does not suit a ring.
     Geometry(GeometryError),
-    /// The scratch buffer is shorter than [`FlashLog::SCRATCH`].
+    /// The scratch buffer is shorter than [`FlashLog::SCRATCH`](super::FlashLog::SCRATCH).
     ScratchTooSmall {
         /// Bytes needed.
         need: usize,
