@@ -147,6 +147,36 @@ impl<const SIZE: usize, const WORD: usize, const ERASE: usize> MockFlash<SIZE, W
         }
     }
 
+    /// A flash whose bytes are all 0, as RAM in `.bss` starts (`new`'s
+    /// `0xFF` bytes would put the whole array in `.data`, and in the firmware
+    /// image). Not erased: a [`FlashLog`](crate::flash::FlashLog) erases it
+    /// at its first start.
+    ///
+    /// ```
+    /// use immutable_log::flash::{FlashLog, Region};
+    /// use immutable_log::mock_flash::MockFlash;
+    /// use immutable_log::{Level, NoClock};
+    ///
+    /// static mut FLASH: MockFlash<32768, 4, 4096> = MockFlash::zeroed();
+    /// # #[allow(static_mut_refs)]
+    /// let flash = unsafe { &mut FLASH }; // once, at boot
+    /// let region = Region { start: 0, sector_size: 8192, sectors: 4 };
+    /// let mut scratch = [0u8; 8192];
+    /// let mut log: FlashLog<_, _, 512> = FlashLog::open(flash, region, NoClock, &mut scratch).unwrap();
+    /// assert_eq!(log.append(Level::Info, format_args!("first")).unwrap().seq, Some(0));
+    /// ```
+    pub const fn zeroed() -> Self {
+        let () = Self::SIZES_OK;
+        MockFlash {
+            mem: [0; SIZE],
+            cut: None,
+            off: false,
+            ops: 0,
+            erases: 0,
+            bytes_read: 0,
+        }
+    }
+
     /// Lets `ops` more operations complete, then cuts the next one short;
     /// a cut program leaves each byte of its word as `target | mask`.
     pub fn cut_after(&mut self, ops: u64, mask: u8) {

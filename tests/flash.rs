@@ -13,8 +13,8 @@ use std::cell::Cell;
 
 use embedded_storage::nor_flash::NorFlash;
 use immutable_log::flash::{
-    read_ring, verify_ring, FlashError, FlashLog, GeometryError, Region, RingFault, RingReport,
-    RingVerdict,
+    find_region, read_ring, verify_ring, FlashError, FlashLog, GeometryError, Region, RingFault,
+    RingReport, RingVerdict, SliceFlash,
 };
 use immutable_log::mock_flash::{MockFlash, MockFlashError};
 use immutable_log::{Clock, Hash, Head, Level, Timestamp};
@@ -610,4 +610,49 @@ fn regions_that_cannot_hold_a_ring_are_refused() {
         FlashLog::<_, _, N>::new(&mut flash, REGION, &clock, &mut short).map(|_| ()),
         Err(FlashError::ScratchTooSmall { have: 100, .. })
     ));
+}
+
+/// A dump is found by its headers: with the ring's free (erased) slot at
+/// the start of the dump, and with the ring at an offset in a larger dump.
+#[test]
+fn a_dump_finds_its_ring_by_its_headers() {
+    let clock = TestClock::new();
+    let mut flash = MockFlash::<SIZE, 4, 4096>::new();
+    let mut scratch = scratch();
+    let mut log = open(&mut flash, &clock, &mut scratch).unwrap();
+    let mut i = 0;
+    // Until the ring has wrapped and its free slot is slot 0.
+    loop {
+        append(&mut log, i).unwrap();
+        i += 1;
+        drop(log);
+        let report = verify(&flash);
+        if report.wrapped && report.oldest % 4 == 1 {
+            break;
+        }
+        log = open(&mut flash, &clock, &mut scratch).unwrap();
+    }
+    assert!(flash.as_bytes()[..8192].iter().all(|&b| b == 0xFF));
+    let mut dump = SliceFlash(flash.as_bytes());
+    assert_eq!(find_region(&mut dump).unwrap(), Some(REGION));
+
+    let mut larger = vec![0xFF; 4096];
+    larger.extend_from_slice(flash.as_bytes());
+    larger.extend_from_slice(&[0; 1000]);
+    let mut dump = SliceFlash(&larger);
+    let region = find_region(&mut dump).unwrap().unwrap();
+    assert_eq!(
+        region,
+        Region {
+            start: 4096,
+            ..REGION
+        }
+    );
+    let mut buf = vec![0u8; VERIFY_BUF];
+    let verdict = verify_ring(&mut dump, &region, &mut buf).unwrap();
+    assert!(
+        matches!(verdict, RingVerdict::Intact(r) if r.wrapped),
+        "{verdict:?}"
+    );
+    assert_eq!(find_region(&mut SliceFlash(&[0xFF; 8192])).unwrap(), None);
 }

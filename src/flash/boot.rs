@@ -4,9 +4,9 @@
 
 use embedded_storage::nor_flash::NorFlash;
 
-use super::layout::{Header, Tear};
+use super::layout::{Encoding, Header, Tear};
 use super::scan::{scan, SectorScan, Until};
-use super::slots::{read_slot, read_torn, recovery, ring_pos, Slot};
+use super::slots::{read_slot, read_torn, recovery, ring_pos, torn_at, Slot};
 use super::{FlashError, FlashLog, RingFault};
 use crate::clock::Clock;
 use crate::head::Head;
@@ -69,6 +69,10 @@ impl<F: NorFlash, C: Clock, const N: usize, const R: usize> FlashLog<'_, F, C, N
             let Some(header) = header else {
                 return Err(FlashError::RepairLoop);
             };
+            // This log writes text; a ring of another encoding is not its own.
+            match header.encoding {
+                Encoding::Text => {}
+            }
             self.oldest = oldest;
             self.newest = newest;
             let newest_scan = self.scan_sector(newest, Until::End)?;
@@ -149,9 +153,7 @@ impl<F: NorFlash, C: Clock, const N: usize, const R: usize> FlashLog<'_, F, C, N
 
     /// The flash offset of the torn bytes `tear` names.
     pub(super) fn torn_at(&self, tear: &Tear) -> u32 {
-        self.region
-            .data_start(self.region.slot(tear.sector), Self::WORD as u32)
-            .saturating_add(tear.offset)
+        torn_at(&self.region, Self::WORD as u32, tear)
     }
 
     /// Reads the torn bytes `tear` names into the scratch buffer.

@@ -58,6 +58,13 @@ pub(crate) fn ring_pos(region: &Region, number: u64, at: u32) -> u64 {
         .saturating_add(u64::from(at.saturating_sub(region.base(slot))))
 }
 
+/// The flash offset of the torn bytes `tear` names.
+pub(crate) fn torn_at(region: &Region, word: u32, tear: &Tear) -> u32 {
+    region
+        .data_start(region.slot(tear.sector), word)
+        .saturating_add(tear.offset)
+}
+
 /// Reads the torn bytes a header names into `out`, without the `0xFF`
 /// bytes (padding, or bits a cut program left erased: never a record's).
 /// `None` when they do not fit `out` or lie outside their sector.
@@ -69,7 +76,7 @@ pub(crate) fn read_torn<F: ReadNorFlash>(
     out: &mut [u8],
 ) -> Result<Option<usize>, F::Error> {
     let slot = region.slot(tear.sector);
-    let start = region.data_start(slot, word).saturating_add(tear.offset);
+    let start = torn_at(region, word, tear);
     let end = start.saturating_add(tear.len);
     if end > region.end(slot) {
         return Ok(None);

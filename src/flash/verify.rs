@@ -8,10 +8,10 @@ use embedded_storage::nor_flash::ReadNorFlash;
 
 use super::fault::RingFault;
 use super::io::is_erased;
-use super::layout::{Header, Region, HEADER_LEN};
+use super::layout::{Encoding, Header, Region, HEADER_LEN};
 use super::note::{ring_start, Note};
 use super::scan::{scan, Until};
-use super::slots::{read_slot, read_torn, recovery, ring_pos, Slot};
+use super::slots::{read_slot, read_torn, recovery, ring_pos, torn_at, Slot};
 use crate::hash::Hash;
 use crate::head::Head;
 use crate::json::Unescaped;
@@ -195,13 +195,17 @@ pub fn read_ring<F: ReadNorFlash>(
             Slot::Live(h) if h.number == number => h,
             _ => return failed(report, RingFault::SectorMissing { number }),
         };
+        // Each encoding is read by its own scanner (only text exists yet).
+        match header.encoding {
+            Encoding::Text => {}
+        }
         // The torn bytes it keeps: those at the end of the sector before.
         let expected_tear = torn.take();
         match (expected_tear, header.tear) {
             (None, None) => {}
             (Some((at, len)), Some(t))
-                if t.sector + 1 == number
-                    && region.data_start(region.slot(t.sector), word) + t.offset == at
+                if t.sector.checked_add(1) == Some(number)
+                    && torn_at(region, word, &t) == at
                     && t.len == len => {}
             // Its torn sector was erased since: nothing left to compare.
             (None, Some(t)) if t.sector < oldest => {}
@@ -222,7 +226,7 @@ pub fn read_ring<F: ReadNorFlash>(
                     return failed(
                         report,
                         RingFault::RecordTooLong {
-                            at: region.data_start(region.slot(t.sector), word) + t.offset,
+                            at: torn_at(region, word, &t),
                             limit: buf.len(),
                         },
                     )
@@ -232,7 +236,7 @@ pub fn read_ring<F: ReadNorFlash>(
         };
         let torn_bytes = torn_buf.get(..torn_len.unwrap_or(0)).unwrap_or_default();
         let recovered = header.tear.map(|t| {
-            let at = region.data_start(region.slot(t.sector), word) + t.offset;
+            let at = torn_at(region, word, &t);
             recovery(torn_bytes, ring_pos(region, t.sector, at), header.recovery)
         });
         let note_count = u32::from(header.wrap.is_some());
@@ -240,6 +244,8 @@ pub fn read_ring<F: ReadNorFlash>(
             (Some(_), Some(r)) => r.parts().count() as u32,
             _ => 0,
         };
+        // The recovery records expected, in order.
+        let mut expected_parts = recovered.map(|r| r.parts());
         let mut index = 0u32;
         let mut passed = 0u64;
         let mut start = report.start;
@@ -269,8 +275,7 @@ pub fn read_ring<F: ReadNorFlash>(
                         return Err(RingFault::PrefixMismatch { at });
                     }
                 } else if i < note_count + parts {
-                    let part = recovered.and_then(|r| r.parts().nth((i - note_count) as usize));
-                    match part {
+                    match expected_parts.as_mut().and_then(|p| p.next()) {
                         Some(part) if message_is(record, &part) => {}
                         _ => return Err(RingFault::PrefixMismatch { at }),
                     }
