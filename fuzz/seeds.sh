@@ -33,4 +33,22 @@ PY
 
 rm -f corpus/*/seed-*
 cargo run --quiet --example seeds -- "$tmp/python.log" corpus
+
+# flash_ring: operation sequences (see the target's docs): appends, resets,
+# power cuts mid-append and mid-repair, enough records to wrap the ring.
+mkdir -p corpus/flash_ring
+python3 - corpus/flash_ring <<'PY'
+import os, sys
+d = sys.argv[1]
+def put(name, data):
+    open(os.path.join(d, "seed-" + name), "wb").write(bytes(data))
+msg = lambda n: [0, n] + [0x41 + (i % 26) for i in range(n)]
+# Words of 4, erase 1 KiB: appends, a reset, appends.
+put("appends", [1] + msg(40) + msg(200) + [1] + msg(90) + msg(0))
+# A cut 150 operations on (mid-append), then more appends; and in a repair.
+put("cut-append", [2] + msg(30) + [2, 150, 0, 0x40] + msg(120) + msg(120) + msg(10))
+put("cut-repair", [4] + msg(60) + [2, 40, 0, 0] + msg(200) + [2, 3, 0, 0x7f] + [1] + msg(20))
+# Words of 8, erase 4 KiB: 12 x 20 short records wrap the ring, with a cut.
+put("wrap", [5] + [3] * 6 + [2, 200, 1, 0x30] + [3] * 6 + msg(30))
+PY
 ls -l corpus/*/seed-* | awk '{ n++; s += $5 } END { printf "%d seed files, %d bytes\n", n, s }'

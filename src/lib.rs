@@ -46,6 +46,8 @@
 //! | [`merkle`] | the RFC 6962 tree over the records: its right edge ([`merkle::CompactRange`]), proofs |
 //! | `resume` | continuing from a log's tail ([`resume()`]); `resume::tail` reads it backwards |
 //! | `recovery` | the records that keep a torn tail |
+//! | `flash` | a log in a ring of NOR flash sectors (`flash::FlashLog`), and its verifier (feature `flash`) |
+//! | `mock_flash` | a NOR flash in RAM that loses power on cue: the flash ring's test double (feature `flash`) |
 //!
 //! The host side is `std_backend` (feature `std`): `std_backend::LogFile`
 //! and its `std_backend::OpenOptions`, and `std_backend::verify_path`.
@@ -57,6 +59,9 @@ pub mod compact;
 mod display;
 mod draft;
 mod escape;
+#[cfg(feature = "flash")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flash")))]
+pub mod flash;
 mod hash;
 mod head;
 mod interrupt;
@@ -65,6 +70,9 @@ mod level;
 #[cfg(feature = "log")]
 mod log_facade;
 pub mod merkle;
+#[cfg(feature = "flash")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flash")))]
+pub mod mock_flash;
 mod queue;
 mod queued;
 mod record;

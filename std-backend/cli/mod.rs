@@ -32,6 +32,7 @@ macro_rules! complain {
 mod compact;
 mod json;
 mod not_a_log;
+mod ring;
 mod verify;
 mod write;
 
@@ -139,6 +140,10 @@ enum Command {
         /// its head.
         #[arg(long, value_name = "CP")]
         checkpoint: Option<PathBuf>,
+        /// FILE is a raw dump of a flash ring (`immutable_log::flash`): its
+        /// sectors are found by their headers and verified in ring order.
+        #[arg(long, conflicts_with_all = ["expect_head", "allow_segment", "verify_key", "checkpoint"])]
+        ring: bool,
         /// The log file, or `-` for standard input.
         file: PathBuf,
     },
@@ -228,10 +233,17 @@ where
         } => write::run(&file, level, durability, seal_key.as_deref()),
         Command::Verify {
             json,
+            ring: true,
+            file,
+            ..
+        } => ring::run(&file, json),
+        Command::Verify {
+            json,
             expect_head,
             allow_segment,
             verify_key,
             checkpoint,
+            ring: false,
             file,
         } => verify::run(
             &file,
