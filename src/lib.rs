@@ -24,7 +24,7 @@
 //! | `scan` | byte searches a word at a time |
 //! | `verdict` | what a verifier is asked and concludes ([`Options`], [`Verdict`]) |
 //! | `verify` | the streaming verifier ([`Verifier`]) |
-//! | `checkpoint` | a log's head and identity as a C2SP-style note ([`Checkpoint`]) |
+//! | `checkpoint` | C2SP tlog-checkpoint notes of the tree ([`TreeCheckpoint`]), and the head checkpoints before them ([`Checkpoint`]) |
 //! | [`merkle`] | the RFC 6962 tree over the records: its right edge ([`merkle::CompactRange`]), proofs |
 //! | `resume` | continuing from a log's tail ([`resume()`]); `resume::tail` reads it backwards |
 //! | `recovery` | the records that keep a torn tail |
@@ -56,7 +56,10 @@ mod verify;
 mod writer;
 
 pub use chain::{AppendError, Chain};
-pub use checkpoint::{origin, Checkpoint, CheckpointError, Checkpointer, Origin};
+pub use checkpoint::{
+    origin, parse_checkpoint, AnyCheckpoint, Checkpoint, CheckpointError, Checkpointer, Origin,
+    TreeCheckpoint, TreeOrigin, TREE_ORIGIN_PREFIX,
+};
 pub use clock::{Clock, NoClock, Timestamp};
 pub use draft::{message_capacity, Draft, MIN_CAPACITY};
 pub use hash::{BlockHasher, Hash};
