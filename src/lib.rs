@@ -26,6 +26,7 @@
 //! | `verify` | the streaming verifier ([`Verifier`]) |
 //! | `checkpoint` | C2SP tlog-checkpoint notes of the tree ([`TreeCheckpoint`]), and the head checkpoints before them ([`Checkpoint`]) |
 //! | [`merkle`] | the RFC 6962 tree over the records: its right edge ([`merkle::CompactRange`]), proofs |
+//! | [`note`] | C2SP signed notes: key names, IDs and key texts; signing, cosigning and verifying with a quorum (Ed25519: feature `note`) |
 //! | `resume` | continuing from a log's tail ([`resume()`]); `resume::tail` reads it backwards |
 //! | `recovery` | the records that keep a torn tail |
 //!
@@ -45,6 +46,7 @@ mod level;
 #[cfg(feature = "log")]
 mod log_facade;
 pub mod merkle;
+pub mod note;
 mod record;
 mod recovery;
 mod resume;

@@ -196,10 +196,7 @@ fn checked_text(text: &[u8]) -> Result<&str, CheckpointError> {
     let text = core::str::from_utf8(text).map_err(|e| CheckpointError::NotText {
         offset: e.valid_up_to(),
     })?;
-    match text
-        .bytes()
-        .position(|b| (b < 0x20 && b != b'\n') || b == 0x7f)
-    {
+    match text.bytes().position(|b| b < 0x20 && b != b'\n') {
         Some(offset) => Err(CheckpointError::NotText { offset }),
         None => Ok(text),
     }
