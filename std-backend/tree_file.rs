@@ -350,26 +350,19 @@ impl TreeFile {
             move |source| TreeError::Io { path, step, source }
         };
         let mut log_file = File::open(log).map_err(io_err(log, TreeStep::OpenLog))?;
-        let store = match OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(tree)
-        {
-            Ok(file) => {
-                file.lock().map_err(io_err(tree, TreeStep::OpenTree))?;
-                Store::File(file)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-                ) =>
-            {
-                Store::Memory(Vec::new())
-            }
-            Err(e) => return Err(io_err(tree, TreeStep::OpenTree)(e)),
+        // No side file for a file whose first record does not read (empty,
+        // not a log): the tree is empty, or stops at once.
+        let first_reads = matches!(
+            LeafReader::new(&mut log_file, After::START)
+                .map_err(io_err(log, TreeStep::ReadLog))?
+                .next_leaf(),
+            Ok(Some(_))
+        );
+        let exists = std::fs::symlink_metadata(tree).is_ok();
+        let store = if first_reads || exists {
+            open_store(tree)?
+        } else {
+            Store::Memory(Vec::new())
         };
         let mut tree = TreeFile {
             log: log.to_path_buf(),
@@ -741,6 +734,37 @@ impl TreeFile {
             step,
             source,
         }
+    }
+}
+
+/// Opens (creating) and locks the side file; memory when it cannot be
+/// written.
+fn open_store(tree: &Path) -> Result<Store, TreeError> {
+    let fail = |source| TreeError::Io {
+        path: tree.to_path_buf(),
+        step: TreeStep::OpenTree,
+        source,
+    };
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(tree);
+    match opened {
+        Ok(file) => {
+            file.lock().map_err(fail)?;
+            Ok(Store::File(file))
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            Ok(Store::Memory(Vec::new()))
+        }
+        Err(e) => Err(fail(e)),
     }
 }
 
