@@ -1,6 +1,7 @@
 //! Signed notes checked against someone else's code: Cloudflare's
 //! `signed_note` (C2SP signed-note, with ed25519-dalek 2) and `tlog_tiles`
 //! (C2SP tlog-checkpoint), and Go's `note_test.go` keys.
+#![cfg(feature = "note")]
 
 use immutable_log::merkle::EMPTY_ROOT;
 use immutable_log::note::{verify, KeyType, Note, SignerKey, VerifierKey};

@@ -98,8 +98,8 @@ pub enum NoteError {
     /// A cosignature's timestamp is above `2^63 - 1` (tlog-cosignature).
     TimestampTooLarge,
     /// A key of the wrong type for what was asked (a cosigner key to
-    /// [`sign`](SignerKey::sign), a plain one to
-    /// [`cosign`](SignerKey::cosign)).
+    /// `SignerKey::sign`, a plain one to
+    /// `SignerKey::cosign`).
     WrongKeyType {
         /// The type the key has.
         found: KeyType,

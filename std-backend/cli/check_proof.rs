@@ -108,6 +108,13 @@ impl ProofFile {
         let (head, note) = text
             .split_once("\n\n")
             .ok_or(FileError::Proof("no empty line before the checkpoint"))?;
+        let known = head.starts_with(TLOG_PROOF_HEADER) || head.starts_with("old ");
+        if !known {
+            return Err(FileError::Proof(
+                "expected a c2sp.org/tlog-proof@v1, an add-checkpoint body (old N) \
+                 or `prove --json` output",
+            ));
+        }
         let checkpoint = Some(CheckpointNote::parse(note.to_string())?);
         let mut lines = head.lines();
         match lines.next() {

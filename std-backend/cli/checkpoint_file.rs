@@ -179,12 +179,17 @@ pub(super) fn read_last_checkpoint(path: &Path) -> Result<CheckpointNote, PathEr
         }
     }
     let skip_first = usize::from(start > 0);
-    notes
-        .into_iter()
-        .skip(skip_first)
-        .rev()
-        .find_map(|note| CheckpointNote::parse(format!("{}\n", note.trim_end())).ok())
-        .ok_or_else(|| fail(FileError::NoCheckpoint))
+    let mut last_error = None;
+    for note in notes.into_iter().skip(skip_first).rev() {
+        match CheckpointNote::parse(format!("{}\n", note.trim_end())) {
+            Ok(note) => return Ok(note),
+            Err(e) => {
+                last_error.get_or_insert(e);
+            }
+        }
+    }
+    // Nothing parses: say what is wrong with the last note, if there is one.
+    Err(fail(last_error.unwrap_or(FileError::NoCheckpoint)))
 }
 
 /// Verifier key texts read from files: every non-empty line of each.
