@@ -1,7 +1,8 @@
 //! Merkle proofs on any input (`src/merkle/`): `verify_inclusion` and
 //! `verify_consistency` never panic on any sizes, indexes and hashes; the
 //! proofs the crate makes for a tree of up to 300 leaves verify, have the
-//! lengths `*_proof_len` say, and fail once any one hash or size changes.
+//! lengths `*_proof_len` say, and fail for another index, another first
+//! size or root, or any one hash changed.
 //!
 //! Input: `[n_lo, n_hi, i_lo, i_hi, m_lo, m_hi, flip, sizes (8 × u64 LE)?,
 //! hashes (32 bytes each)..]`: `n` leaves (mod 301), leaf `i` (mod n), an
@@ -73,7 +74,8 @@ fuzz_target!(|data: &[u8]| {
         if n > 1 {
             assert!(verify_inclusion((i + 1) % n, n, &leaf, path, &root).is_err());
         }
-        assert!(verify_inclusion(i, n + 1, &leaf, path, &root).is_err());
+        // (Another size with the same root may pass: a root does not state
+        // its size, which is why a checkpoint signs the two together.)
         if let Some(h) = path.get_mut(flip % len.max(1)) {
             let mut bytes = *h.as_bytes();
             bytes[flip % 32] ^= 1 << (flip % 8);
