@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 SECS=${FUZZ_SECS:-20}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
-TARGETS=${FUZZ_TARGETS:-"verify verify_keyed resume roundtrip checkpoint json_differential verify_small_stack flash_ring"}
+TARGETS=${FUZZ_TARGETS:-"verify verify_keyed resume roundtrip checkpoint json_differential verify_small_stack flash_ring note proof"}
 # Debug assertions on (overflow checks: an overflow is a panic, as in a debug
 # build of the crate). No sanitizer: the core has no unsafe code, and without
 # ASan the run is several times faster.

@@ -42,8 +42,9 @@
 //! | `scan` | byte searches a word at a time |
 //! | `verdict` | what a verifier is asked and concludes ([`Options`], [`Verdict`]) |
 //! | `verify` | the streaming verifier ([`Verifier`]) |
-//! | `checkpoint` | a log's head and identity as a C2SP-style note ([`Checkpoint`]) |
+//! | `checkpoint` | C2SP tlog-checkpoint notes of the tree ([`TreeCheckpoint`]), and the head checkpoints before them ([`Checkpoint`]) |
 //! | [`merkle`] | the RFC 6962 tree over the records: its right edge ([`merkle::CompactRange`]), proofs |
+//! | [`note`] | C2SP signed notes: key names, IDs and key texts; signing, cosigning and verifying with a quorum (Ed25519: feature `note`) |
 //! | `resume` | continuing from a log's tail ([`resume()`]); `resume::tail` reads it backwards |
 //! | `recovery` | the records that keep a torn tail |
 //! | `flash` | a log in a ring of NOR flash sectors (`flash::FlashLog`), and its verifier (feature `flash`) |
@@ -73,6 +74,7 @@ pub mod merkle;
 #[cfg(feature = "flash")]
 #[cfg_attr(docsrs, doc(cfg(feature = "flash")))]
 pub mod mock_flash;
+pub mod note;
 mod queue;
 mod queued;
 mod record;
@@ -86,7 +88,10 @@ mod verify;
 mod writer;
 
 pub use chain::{AppendError, Chain, FlushError};
-pub use checkpoint::{origin, Checkpoint, CheckpointError, Checkpointer, Origin};
+pub use checkpoint::{
+    origin, parse_checkpoint, AnyCheckpoint, Checkpoint, CheckpointError, Checkpointer, Origin,
+    TreeCheckpoint, TreeOrigin, TREE_ORIGIN_PREFIX,
+};
 pub use clock::{Clock, NoClock, Timestamp};
 pub use compact::{CompactChain, CompactHead, CompactVerdict, CompactVerifier};
 pub use draft::{message_capacity, Draft, MIN_CAPACITY};

@@ -154,6 +154,18 @@ pub enum FailureKind {
         /// The hash found.
         found: Hash,
     },
+    /// The Merkle tree of the log's first `size` records has another root
+    /// than a tree checkpoint states: the log forked from, or was rewritten
+    /// after, the checkpoint. (In `immutable-log verify --json`:
+    /// `"root_mismatch"`.)
+    RootMismatch {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// The checkpoint's root.
+        expected: Hash,
+        /// The root of the log's first `size` records.
+        found: Hash,
+    },
 }
 
 impl fmt::Display for FailureKind {
@@ -193,6 +205,15 @@ impl fmt::Display for FailureKind {
                 f,
                 "a keyed segment starting at seq {seq} is beyond the {MAX_SEGMENT_KEY_STEPS} \
                  key derivations a verifier makes to reach its start"
+            ),
+            FailureKind::RootMismatch {
+                size,
+                expected,
+                found,
+            } => write!(
+                f,
+                "tree root mismatch: the first {size} records have root {found}, the \
+                 checkpoint's is {expected} (the log forked from or was rewritten after it)"
             ),
             FailureKind::OriginMismatch { expected, .. } => write!(
                 f,

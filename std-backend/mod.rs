@@ -42,6 +42,8 @@
 //! | `clock` | [`SystemClock`] |
 //! | `durability` | [`Durability`] |
 //! | `verify` | [`verify_reader`], [`verify_path`] |
+//! | `log_leaves` | a log's records as tree leaves, front to back from any record, checked and linked |
+//! | `tree_file` | the log's Merkle tree in a crash-safe side file: roots and proofs in O(log n) reads ([`TreeFile`]) |
 //! | `log_impl` | `log::Log` for [`LogFile`] |
 //! | `error` | [`Error`] |
 //! | `cli` | the `immutable-log` command (feature `cli`) |
@@ -60,11 +62,13 @@ mod group_commit;
 mod journal;
 mod keys;
 mod log_impl;
+mod log_leaves;
 #[doc(hidden)]
 pub mod recovery_fs;
 mod scratch;
 mod tail;
 mod torn;
+mod tree_file;
 mod verify;
 
 pub use clock::SystemClock;
@@ -78,6 +82,10 @@ pub use keys::{
 };
 pub use tail::{read_checkpoint, read_head};
 pub use torn::SetAside;
+pub use tree_file::{
+    stored_hash_count, stored_hash_index, tree_path, Rebuilt, StoreError, TreeError, TreeFile,
+    TreeStep,
+};
 pub use verify::{verify_path, verify_path_keyed, verify_reader, verify_reader_keyed};
 
 /// The record buffer of [`LogFile`]: a `block_json` is at most this long, which

@@ -186,6 +186,7 @@ fn kind_name(kind: &FailureKind) -> &'static str {
         FailureKind::SeqMissing => "seq_missing",
         FailureKind::KeyOutOfReach { .. } => "key_out_of_reach",
         FailureKind::OriginMismatch { .. } => "origin_mismatch",
+        FailureKind::RootMismatch { .. } => "root_mismatch",
     }
 }
 

@@ -29,9 +29,13 @@ macro_rules! complain {
     }};
 }
 
+mod check_proof;
+mod checkpoint_file;
 mod compact;
 mod json;
 mod not_a_log;
+mod note;
+mod prove;
 mod ring;
 mod verify;
 mod write;
@@ -136,14 +140,23 @@ enum Command {
         #[arg(long, value_name = "V")]
         verify_key: Option<PathBuf>,
         /// A checkpoint file (from `checkpoint`, or a witness file of them:
-        /// the last one counts): the log must be the checkpoint's, and reach
-        /// its head.
+        /// the last one counts): the log must be the checkpoint's and reach
+        /// it (a tree checkpoint: its first SIZE records have its root; a
+        /// head checkpoint: its head).
         #[arg(long, value_name = "CP")]
         checkpoint: Option<PathBuf>,
         /// FILE is a raw dump of a flash ring (`immutable_log::flash`): its
         /// sectors are found by their headers and verified in ring order.
         #[arg(long, conflicts_with_all = ["expect_head", "allow_segment", "verify_key", "checkpoint"])]
         ring: bool,
+        /// A file of note verifier keys (`NAME+ID+KEY`, one a line; from
+        /// `note-keygen`): the checkpoint must be signed by them. Repeat for
+        /// more keys.
+        #[arg(long, value_name = "V", requires = "checkpoint")]
+        note_verifier: Vec<PathBuf>,
+        /// How many of the --note-verifier keys must have signed (default: all).
+        #[arg(long, value_name = "N", requires = "note_verifier")]
+        quorum: Option<usize>,
         /// The log file, or `-` for standard input.
         file: PathBuf,
     },
@@ -163,12 +176,108 @@ enum Command {
         /// The log file.
         file: PathBuf,
     },
-    /// Print the checkpoint of FILE's head: its identity, size and head hash,
-    /// as a C2SP tlog-checkpoint note body. Keep it elsewhere; pass it to
-    /// `verify --checkpoint` later.
+    /// Print the checkpoint of FILE: a C2SP tlog-checkpoint note (origin,
+    /// size, root of the Merkle tree of its records), signed by each SIGNER
+    /// given. Keep it elsewhere; pass it to `verify --checkpoint`, `prove`,
+    /// `check-proof` later. The tree's hashes are kept in FILE.tree.
     Checkpoint {
+        /// Sign the checkpoint with this note signer key (from
+        /// `note-keygen`); repeat for more signatures.
+        #[arg(long, value_name = "SIGNER", conflicts_with = "head")]
+        sign: Vec<PathBuf>,
+        /// The origin line (default `immutable-log/tree/<hex of record 0's hash>`).
+        #[arg(long, value_name = "ORIGIN", conflicts_with = "head")]
+        origin: Option<String>,
+        /// Print a head checkpoint instead (the format before the tree:
+        /// origin, size, the head record's hash), reading only the tail.
+        #[arg(long)]
+        head: bool,
         /// The log file.
         file: PathBuf,
+    },
+    /// Create an Ed25519 note key pair named NAME, in the text formats of
+    /// Go's golang.org/x/mod/sumdb/note: SIGNER (`PRIVATE+KEY+NAME+ID+KEY`,
+    /// secret) and VERIFIER (`NAME+ID+KEY`). Both mode 600; existing files
+    /// are not overwritten.
+    NoteKeygen {
+        /// The key name (e.g. `example.com/app-log`): no space, no `+`.
+        name: String,
+        /// Where to write the signer key.
+        signer: PathBuf,
+        /// Where to write the verifier key.
+        verifier: PathBuf,
+        /// A witness's cosigner key (C2SP tlog-cosignature, type 0x04).
+        #[arg(long)]
+        cosigner: bool,
+    },
+    /// Print a proof from FILE's tree: with --record, the inclusion proof of
+    /// record N in the tree of CP's size (C2SP tlog-proof text); with
+    /// --consistency, the proof that OLD_CP's tree is a prefix of CP's (the
+    /// body of a C2SP tlog-witness add-checkpoint request). Each checkpoint
+    /// must be this log's (its root is the log's at its size).
+    Prove {
+        /// The record (0-based) to prove.
+        #[arg(long, value_name = "N", required_unless_present = "consistency")]
+        #[arg(conflicts_with = "consistency")]
+        record: Option<u64>,
+        /// The older checkpoint to prove consistency from.
+        #[arg(long, value_name = "OLD_CP")]
+        consistency: Option<PathBuf>,
+        /// The checkpoint (the newer one, with --consistency).
+        #[arg(long, value_name = "CP")]
+        checkpoint: PathBuf,
+        /// JSON in Certificate Transparency's names instead.
+        #[arg(long)]
+        json: bool,
+        /// The log file.
+        file: PathBuf,
+    },
+    /// Check a proof without the log: with --record, that the record in
+    /// REC (its two lines) is in the checkpoint's tree; with --consistency,
+    /// that OLD_CP's tree is a prefix of the newer checkpoint's. The
+    /// checkpoint comes with the proof (from `prove`) or from --checkpoint.
+    CheckProof {
+        /// A file with the record's two lines.
+        #[arg(long, value_name = "REC", required_unless_present = "consistency")]
+        #[arg(conflicts_with = "consistency")]
+        record: Option<PathBuf>,
+        /// The older checkpoint.
+        #[arg(long, value_name = "OLD_CP")]
+        consistency: Option<PathBuf>,
+        /// The proof: `prove`'s output (text or --json).
+        #[arg(long, value_name = "P")]
+        proof: PathBuf,
+        /// The checkpoint (needed with a --json proof).
+        #[arg(long, value_name = "CP")]
+        checkpoint: Option<PathBuf>,
+        /// A file of note verifier keys that must have signed the
+        /// checkpoint(s); repeat for more.
+        #[arg(long, value_name = "V")]
+        note_verifier: Vec<PathBuf>,
+        /// How many of the --note-verifier keys must have signed (default: all).
+        #[arg(long, value_name = "N", requires = "note_verifier")]
+        quorum: Option<usize>,
+    },
+    /// As a witness: check a checkpoint (REQUEST: the body of an
+    /// add-checkpoint request from `prove --consistency`, or a checkpoint
+    /// alone the first time) against the log's keys and the last checkpoint
+    /// this witness cosigned, and print a C2SP cosignature line to append
+    /// to the checkpoint.
+    Cosign {
+        /// The witness's cosigner key (from `note-keygen --cosigner`).
+        #[arg(long, value_name = "SIGNER")]
+        signer: PathBuf,
+        /// The log's note verifier key file(s): one must have signed.
+        #[arg(long, value_name = "V", required = true)]
+        note_verifier: Vec<PathBuf>,
+        /// The last checkpoint this witness cosigned for the log.
+        #[arg(long, value_name = "OLD_CP")]
+        old: Option<PathBuf>,
+        /// The cosignature's time, POSIX seconds (default: now).
+        #[arg(long, value_name = "SECS")]
+        time: Option<u64>,
+        /// The request body, or a checkpoint.
+        request: PathBuf,
     },
     /// Create a keyed chain's two key files from one fresh random key: V, the
     /// verify key, to keep offline; S, the writer's seal key state. Both mode
@@ -244,6 +353,8 @@ where
             verify_key,
             checkpoint,
             ring: false,
+            note_verifier,
+            quorum,
             file,
         } => verify::run(
             &file,
@@ -253,11 +364,67 @@ where
                 allow_segment,
                 verify_key,
                 checkpoint,
+                note_verifiers: note_verifier,
+                quorum,
             },
         ),
         Command::Decode { json, file } => compact::decode(&file, json),
         Command::Head { file } => head(&file),
-        Command::Checkpoint { file } => checkpoint(&file),
+        Command::Checkpoint {
+            head: true, file, ..
+        } => checkpoint(&file),
+        Command::Checkpoint {
+            sign, origin, file, ..
+        } => prove::checkpoint(&file, &sign, origin.as_deref()),
+        Command::NoteKeygen {
+            name,
+            signer,
+            verifier,
+            cosigner,
+        } => note::keygen(&name, &signer, &verifier, cosigner),
+        Command::Prove {
+            record: Some(index),
+            checkpoint,
+            json,
+            file,
+            ..
+        } => prove::prove_record(&file, index, &checkpoint, json),
+        Command::Prove {
+            consistency: Some(old),
+            checkpoint,
+            json,
+            file,
+            ..
+        } => prove::prove_consistency(&file, &old, &checkpoint, json),
+        Command::Prove { .. } => Code::Usage,
+        Command::CheckProof {
+            record,
+            consistency,
+            proof,
+            checkpoint,
+            note_verifier,
+            quorum,
+        } => check_proof::run(&check_proof::Args {
+            record,
+            consistency,
+            proof,
+            checkpoint,
+            note_verifiers: note_verifier,
+            quorum,
+        }),
+        Command::Cosign {
+            signer,
+            note_verifier,
+            old,
+            time,
+            request,
+        } => note::cosign(&note::CosignArgs {
+            signer,
+            note_verifiers: note_verifier,
+            old,
+            time,
+            request,
+        }),
         Command::Keygen {
             verify_key,
             seal_key,
@@ -281,7 +448,7 @@ fn print(text: &dyn std::fmt::Display) -> Code {
     }
 }
 
-/// `immutable-log checkpoint FILE`.
+/// `immutable-log checkpoint --head FILE`.
 fn checkpoint(file: &Path) -> Code {
     match read_checkpoint(file) {
         // The checkpoint's own text ends with LF.

@@ -2,13 +2,15 @@
 //! (`json.rs`).
 
 use std::fmt;
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
+use super::checkpoint_file::{read_last_checkpoint, KeyTexts, PathError, TreeExpectation};
 use super::json;
 use super::{not_a_log, Code};
+use crate::note::NoteError;
 use crate::std_backend::{read_verify_key, verify_path_keyed, verify_reader_keyed, Error, Step};
-use crate::{Checkpoint, ExpectedHead, Options, Report, Start, TornTail, Verdict};
+use crate::{AnyCheckpoint, ExpectedHead, Options, Report, Start, TornTail, Verdict};
 
 /// How standard input is named in messages.
 const STDIN: &str = "<stdin>";
@@ -19,6 +21,10 @@ pub(super) struct Checks {
     pub(super) allow_segment: bool,
     pub(super) verify_key: Option<PathBuf>,
     pub(super) checkpoint: Option<PathBuf>,
+    /// Keys that must have signed the checkpoint (`--note-verifier`).
+    pub(super) note_verifiers: Vec<PathBuf>,
+    /// How many of them (default: all).
+    pub(super) quorum: Option<usize>,
 }
 
 pub(super) fn run(file: &Path, as_json: bool, checks: Checks) -> Code {
@@ -36,6 +42,8 @@ pub(super) fn run(file: &Path, as_json: bool, checks: Checks) -> Code {
         Ok(Verdict::Intact(_)) => Code::Success,
         Ok(Verdict::Failed(..)) => Code::Integrity,
         Ok(Verdict::Torn(..)) => Code::Torn,
+        // A checkpoint not signed as required: an integrity failure.
+        Err(Unverified::Signatures(..)) => Code::Integrity,
         Err(_) => Code::Usage,
     };
     let text = match (&verdict, as_json) {
@@ -59,33 +67,23 @@ pub(super) fn run(file: &Path, as_json: bool, checks: Checks) -> Code {
 enum Unverified {
     /// The verify key, or the log, could not be read.
     Log(Error),
-    /// The checkpoint file could not be read, or holds no checkpoint.
-    Checkpoint(PathBuf, CheckpointFileError),
+    /// The checkpoint or a key file could not be read, or holds none.
+    Checkpoint(PathError),
+    /// The checkpoint is not signed as `--note-verifier`/`--quorum` ask.
+    Signatures(PathBuf, NoteError),
+    /// A tree checkpoint needs the log twice: not from standard input.
+    TreeFromStdin,
 }
 
 impl fmt::Display for Unverified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Unverified::Log(e) => e.fmt(f),
-            Unverified::Checkpoint(path, e) => write!(f, "{}: {e}", path.display()),
-        }
-    }
-}
-
-/// A checkpoint file that gives no checkpoint.
-#[derive(Debug)]
-enum CheckpointFileError {
-    /// It could not be read.
-    Read(io::Error),
-    /// No complete checkpoint note in it.
-    NoCheckpoint,
-}
-
-impl fmt::Display for CheckpointFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CheckpointFileError::Read(e) => write!(f, "cannot read the checkpoint: {e}"),
-            CheckpointFileError::NoCheckpoint => f.write_str("no checkpoint in the file"),
+            Unverified::Checkpoint(e) => e.fmt(f),
+            Unverified::Signatures(path, e) => write!(f, "{}: checkpoint {e}", path.display()),
+            Unverified::TreeFromStdin => {
+                f.write_str("a tree checkpoint is checked against a log file, not standard input")
+            }
         }
     }
 }
@@ -106,47 +104,41 @@ fn verify(file: &Path, from_stdin: bool, checks: Checks) -> Result<Verdict, Unve
         .map(read_verify_key)
         .transpose()
         .map_err(Unverified::Log)?;
+    let mut tree = None;
     if let Some(path) = &checks.checkpoint {
-        let cp = read_last_checkpoint(path).map_err(|e| Unverified::Checkpoint(path.clone(), e))?;
-        options = options.with_checkpoint(&cp);
+        let note = read_last_checkpoint(path).map_err(Unverified::Checkpoint)?;
+        if !checks.note_verifiers.is_empty() {
+            let texts = KeyTexts::read(&checks.note_verifiers).map_err(Unverified::Checkpoint)?;
+            let keys = texts.parse().map_err(Unverified::Checkpoint)?;
+            note.verify_signatures(&keys, checks.quorum)
+                .map_err(|e| Unverified::Signatures(path.clone(), e))?;
+        }
+        match note.checkpoint() {
+            Ok(AnyCheckpoint::Head(cp)) => options = options.with_checkpoint(&cp),
+            Ok(AnyCheckpoint::Tree(_)) if from_stdin => return Err(Unverified::TreeFromStdin),
+            Ok(AnyCheckpoint::Tree(cp)) => {
+                let expectation = TreeExpectation::read(file, &cp, &mut options)
+                    .map_err(|e| Unverified::Log(Error::io(file, Step::Verify, e)))?;
+                tree = Some(expectation);
+            }
+            Err(e) => {
+                return Err(Unverified::Checkpoint(PathError(
+                    path.clone(),
+                    super::checkpoint_file::FileError::Checkpoint(e),
+                )))
+            }
+        }
     }
-    if from_stdin {
+    let verdict = if from_stdin {
         verify_reader_keyed(io::stdin().lock(), options, key)
             .map_err(|e| Unverified::Log(Error::io(Path::new(STDIN), Step::Verify, e)))
     } else {
         verify_path_keyed(file, options, key).map_err(Unverified::Log)
-    }
-}
-
-/// Bytes read from the end of a witness file: far more than one note.
-const WITNESS_TAIL: u64 = 64 * 1024;
-
-/// The last checkpoint in a file of them (notes separated by empty lines,
-/// appended over time): read from the file's end, so a witness file of any
-/// size costs the same. A last note cut short (a writer interrupted) is
-/// skipped for the one before it.
-fn read_last_checkpoint(path: &Path) -> Result<Checkpoint, CheckpointFileError> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).map_err(CheckpointFileError::Read)?;
-    let len = file.metadata().map_err(CheckpointFileError::Read)?.len();
-    let start = len.saturating_sub(WITNESS_TAIL);
-    let mut text = Vec::new();
-    file.seek(SeekFrom::Start(start))
-        .and_then(|_| file.take(WITNESS_TAIL).read_to_end(&mut text))
-        .map_err(CheckpointFileError::Read)?;
-    let text = String::from_utf8_lossy(&text);
-    // The first piece may be the end of a note cut by the read: never used
-    // unless the file is short enough to have been read whole.
-    let notes: Vec<&str> = text.split("\n\n").collect();
-    let skip_first = usize::from(start > 0);
-    notes
-        .iter()
-        .skip(skip_first)
-        .rev()
-        .map(|note| note.trim_start_matches('\n'))
-        .filter(|note| !note.trim().is_empty())
-        .find_map(|note| Checkpoint::parse(format!("{}\n", note.trim_end()).as_bytes()).ok())
-        .ok_or(CheckpointFileError::NoCheckpoint)
+    }?;
+    Ok(match tree {
+        Some(expectation) => expectation.judge(verdict),
+        None => verdict,
+    })
 }
 
 /// The one-line summary, and on failure the line that says where and what.

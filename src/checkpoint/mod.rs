@@ -1,8 +1,14 @@
-//! Checkpoints: a log's head and identity, as text, to keep somewhere else.
+//! Checkpoints: a log's state, as text, to keep somewhere else.
 //!
-//! A checkpoint has the shape of a C2SP `tlog-checkpoint` note body: an origin
-//! line naming the log, the log's size (records), and the head's hash in
-//! base64, each ended by LF.
+//! Two kinds, told apart by their origin line ([`parse_checkpoint`]):
+//!
+//! - **tree checkpoints** (`tree.rs`, [`TreeCheckpoint`]): C2SP
+//!   `tlog-checkpoint` notes, the root of the log's Merkle tree at a size,
+//!   which can be signed (`note`) and proven against;
+//! - **head checkpoints** ([`Checkpoint`], the format before the tree, still
+//!   read and written): the shape of a C2SP `tlog-checkpoint` note body, an
+//!   origin line naming the log, the log's size (records), and the head's
+//!   hash (not a root) in base64, each ended by LF.
 //!
 //! ```text
 //! immutable-log/3f6c…e1      <- origin: the hash of the log's record 0
@@ -25,6 +31,10 @@ use crate::head::{ExpectedHead, Head};
 use crate::record::{Record, RecordFault};
 use crate::sink::{write_all, SinkError};
 use crate::verdict::Options;
+
+mod tree;
+
+pub use tree::{parse_checkpoint, AnyCheckpoint, TreeCheckpoint, TreeOrigin, TREE_ORIGIN_PREFIX};
 
 const ORIGIN_PREFIX: &str = "immutable-log/";
 
@@ -76,15 +86,35 @@ pub enum CheckpointError {
     Hash,
     /// A line is missing (each must end with LF).
     MissingLine,
+    /// An empty line where a tree checkpoint's extension line stands
+    /// (1-based; signatures belong after the text, not in it).
+    EmptyLine {
+        /// The 1-based line number.
+        line: usize,
+    },
+    /// The text is not UTF-8, or holds a control character other than LF.
+    NotText {
+        /// The byte offset of the first such byte.
+        offset: usize,
+    },
 }
 
 impl fmt::Display for CheckpointError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            CheckpointError::Origin => "checkpoint: bad origin line",
-            CheckpointError::Size => "checkpoint: bad size line",
-            CheckpointError::Hash => "checkpoint: bad hash line",
-            CheckpointError::MissingLine => "checkpoint: missing lines",
+            CheckpointError::Origin => "checkpoint: bad origin line (line 1)",
+            CheckpointError::Size => "checkpoint: bad size line (line 2: decimal, no leading zero)",
+            CheckpointError::Hash => "checkpoint: bad hash line (line 3: 32 bytes in base64)",
+            CheckpointError::MissingLine => "checkpoint: missing lines (each ends with LF)",
+            CheckpointError::EmptyLine { line } => {
+                return write!(f, "checkpoint: line {line} is empty")
+            }
+            CheckpointError::NotText { offset } => {
+                return write!(
+                    f,
+                    "checkpoint: byte {offset} is not UTF-8 text, or a control character"
+                )
+            }
         })
     }
 }
@@ -148,7 +178,7 @@ impl fmt::Display for Checkpoint {
 }
 
 /// 32 bytes in standard base64 with padding: 44 characters.
-fn base64_encode_32(bytes: &[u8; 32]) -> [u8; 44] {
+pub(crate) fn base64_encode_32(bytes: &[u8; 32]) -> [u8; 44] {
     let mut out = [0u8; 44];
     // Cannot fail: 32 bytes take exactly 44 characters.
     let _ = Base64::encode(bytes, &mut out);
@@ -156,7 +186,7 @@ fn base64_encode_32(bytes: &[u8; 32]) -> [u8; 44] {
 }
 
 /// 44 characters of canonical, padded standard base64 to 32 bytes.
-fn base64_decode_32(text: &[u8]) -> Option<[u8; 32]> {
+pub(crate) fn base64_decode_32(text: &[u8]) -> Option<[u8; 32]> {
     let mut hash = [0u8; 32];
     match Base64::decode(text, &mut hash) {
         Ok(decoded) if decoded.len() == 32 => Some(hash),
