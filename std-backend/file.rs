@@ -85,8 +85,9 @@ impl OpenOptions {
         self
     }
 
-    /// Routes the filesystem operations of torn-tail recovery through `fs`,
-    /// for tests that fail or crash the recovery at each of them.
+    /// Routes the filesystem operations of torn-tail recovery, of writing
+    /// records and of rotation through `fs`, for tests that fail or crash the
+    /// handler at each of them.
     #[doc(hidden)]
     pub fn recovery_fs(&mut self, fs: Arc<dyn RecoveryFs>) -> &mut Self {
         self.fs = fs;
@@ -138,6 +139,7 @@ impl OpenOptions {
             keys,
             group: GroupCommit::default(),
             unlogged: AtomicU64::new(0),
+            fs: Arc::clone(&self.fs),
         });
         Ok(LogFile {
             flusher: self.start_flusher(&shared)?,
@@ -292,6 +294,9 @@ struct Shared {
     group: GroupCommit,
     /// Records the `log` facade could not write, reported by the next one.
     unlogged: AtomicU64,
+    /// What records are written through: the filesystem, or a test's fault
+    /// injector.
+    fs: Arc<dyn RecoveryFs>,
 }
 
 impl Shared {
@@ -331,7 +336,7 @@ impl Shared {
                         return Ok((head, None));
                     }
                     let ticket = appender
-                        .hand_over(&RealFs, &self.file)
+                        .hand_over(&*self.fs, &self.file)
                         .map_err(|e| Error::io(&self.path, Step::Write, e))?;
                     self.group.written(ticket);
                     Ok((head, Some(ticket)))
@@ -366,7 +371,7 @@ impl Shared {
         }
         let staged = appender.staged_bytes() > 0;
         let ticket = appender
-            .hand_over(&RealFs, &self.file)
+            .hand_over(&*self.fs, &self.file)
             .map_err(|e| Error::io(&self.path, Step::Write, e))?;
         self.group.written(ticket);
         if staged {
@@ -453,9 +458,14 @@ impl LogFile {
         result
     }
 
-    /// Counts a record as lost; the next record written says how many were
-    /// (`"unlogged":N`). For callers that cannot report an error.
-    pub(crate) fn note_unlogged(&self) {
+    /// Counts a record as lost; the next record written states how many were
+    /// (`"unlogged":N`, under its hash, and `verify` reports the sum).
+    ///
+    /// For front ends that cannot return an error to their caller (the `log`
+    /// facade, the `tracing` layer, a queue that was full): a record they
+    /// could not write is then never lost silently. If that next record
+    /// cannot be written either, the count carries over to the one after.
+    pub fn note_unlogged(&self) {
         self.shared.unlogged.fetch_add(1, Ordering::Relaxed);
     }
 

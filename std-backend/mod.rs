@@ -43,6 +43,7 @@
 //! | `durability` | [`Durability`] |
 //! | `verify` | [`verify_reader`], [`verify_path`] |
 //! | `log_impl` | `log::Log` for [`LogFile`] |
+//! | `tracing_layer` | the `tracing` front end: `TracingLayer` (feature `tracing`) |
 //! | `error` | [`Error`] |
 //! | `cli` | the `immutable-log` command (feature `cli`) |
 
@@ -65,6 +66,9 @@ pub mod recovery_fs;
 mod scratch;
 mod tail;
 mod torn;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+mod tracing_layer;
 mod verify;
 
 pub use clock::SystemClock;
@@ -78,6 +82,8 @@ pub use keys::{
 };
 pub use tail::{read_checkpoint, read_head};
 pub use torn::SetAside;
+#[cfg(feature = "tracing")]
+pub use tracing_layer::TracingLayer;
 pub use verify::{verify_path, verify_path_keyed, verify_reader, verify_reader_keyed};
 
 /// The record buffer of [`LogFile`]: a `block_json` is at most this long, which

@@ -163,10 +163,15 @@ fn what_json_forbids_is_refused_with_its_reason() {
     );
     // `-0`: an integer to Python, a float to serde_json.
     assert_eq!(
-        fault_of(&format!(r#"{{"levelno":-0,"message":"m","prev_hash":"{G}","timestamp":1}}"#)),
+        fault_of(&format!(
+            r#"{{"levelno":-0,"message":"m","prev_hash":"{G}","timestamp":1}}"#
+        )),
         Some(WrongType("levelno"))
     );
-    assert_eq!(fault_of(&block_with(r#","seq":-0"#)), Some(WrongType("seq")));
+    assert_eq!(
+        fault_of(&block_with(r#","seq":-0"#)),
+        Some(WrongType("seq"))
+    );
     assert_eq!(
         fault_of(&block_with(r#","unlogged":99999999999999999999999"#)),
         Some(NumberOutOfRange)
