@@ -42,7 +42,7 @@
 //! | `clock` | [`SystemClock`] |
 //! | `durability` | [`Durability`] |
 //! | `verify` | [`verify_reader`], [`verify_path`] |
-//! | `log_impl` | `log::Log` for [`LogFile`] |
+//! | `log_impl` | the `log` facade: [`LogBuilder`], [`LoggerHandle`] |
 //! | `tracing_layer` | the `tracing` front end: `TracingLayer` (feature `tracing`) |
 //! | `error` | [`Error`] |
 //! | `cli` | the `immutable-log` command (feature `cli`) |
@@ -80,6 +80,7 @@ pub use journal::{JournalFault, JournalField};
 pub use keys::{
     create_key_pair, generate_key, read_seal_key, read_verify_key, store_seal_key, KeyFile, KeyLine,
 };
+pub use log_impl::{FilterError, FilteredLog, InstallError, LogBuilder, LoggerHandle};
 pub use tail::{read_checkpoint, read_head};
 pub use torn::SetAside;
 #[cfg(feature = "tracing")]
