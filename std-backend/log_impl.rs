@@ -179,11 +179,11 @@ impl LogBuilder {
         let filtered = Arc::new(self.build(log));
         let mut slot = SLOT.write().unwrap_or_else(PoisonError::into_inner);
         if slot.is_some() {
-            return Err(InstallError::StillOpen(take_back(filtered)));
+            return Err(InstallError::StillOpen(Box::new(take_back(filtered))));
         }
         if !FORWARDING.load(Ordering::Acquire) {
             if log::set_logger(&FORWARDER).is_err() {
-                return Err(InstallError::OtherLogger(take_back(filtered)));
+                return Err(InstallError::OtherLogger(Box::new(take_back(filtered))));
             }
             FORWARDING.store(true, Ordering::Release);
         }
@@ -414,16 +414,16 @@ impl Deref for LoggerHandle {
 pub enum InstallError {
     /// Another crate's logger is the `log` crate's logger already (it can be
     /// set once per process).
-    OtherLogger(LogFile),
+    OtherLogger(Box<LogFile>),
     /// A log installed here is still open: close its handle first.
-    StillOpen(LogFile),
+    StillOpen(Box<LogFile>),
 }
 
 impl InstallError {
     /// The log that was not installed.
     pub fn into_log(self) -> LogFile {
         match self {
-            InstallError::OtherLogger(log) | InstallError::StillOpen(log) => log,
+            InstallError::OtherLogger(log) | InstallError::StillOpen(log) => *log,
         }
     }
 }
