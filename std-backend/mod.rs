@@ -31,7 +31,8 @@
 //! | `file` | the handle of an open log: [`LogFile`] |
 //! | `options` | how to open one: [`OpenOptions`], the steps of an open |
 //! | `shared` | what the handle and its flusher share: the chain under its lock, group commit |
-//! | `rotate` | rotation that keeps the chain: [`Rotation`], the steps of a rotation, finishing one a crash cut short |
+//! | `rotation` | when a log rotates and what it keeps: [`Rotation`] |
+//! | `rotate` | rotation that keeps the chain: the steps of a rotation, finishing one a crash cut short |
 //! | `retention` | removing rotated files by policy, stating each in the chain first |
 //! | `rotated` | the files of a rotated set (`FILE.1`, `FILE.2.gz`, …), their first record and head |
 //! | `set_records` | the records a set states about itself (rotated from, retention removed) |
@@ -76,6 +77,7 @@ pub mod recovery_fs;
 mod retention;
 mod rotate;
 mod rotated;
+mod rotation;
 mod scratch;
 mod set_records;
 mod shared;
@@ -98,7 +100,7 @@ pub use keys::{
 };
 pub use log_impl::{FilterError, FilteredLog, InstallError, LogBuilder, LoggerHandle};
 pub use options::OpenOptions;
-pub use rotate::Rotation;
+pub use rotation::Rotation;
 pub use tail::{read_checkpoint, read_head};
 pub use torn::SetAside;
 #[cfg(feature = "tracing")]

@@ -12,8 +12,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::rotate::{write_record, Rotation};
+use super::rotate::write_record;
 use super::rotated::{first_record, list, name_of, Rotated};
+use super::rotation::Rotation;
 use super::set_records::Removed;
 use super::shared::{Shared, State};
 use super::{Error, Step};

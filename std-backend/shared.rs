@@ -13,7 +13,8 @@ use super::format::Format;
 use super::group_commit::GroupCommit;
 use super::key_store::KeyStore;
 use super::recovery_fs::RecoveryFs;
-use super::rotate::{rotate, Rotor};
+use super::rotate::rotate;
+use super::rotation::Rotor;
 use super::{Durability, Error, Step, SystemClock, RECORD_CAPACITY};
 use crate::{Draft, Head};
 
