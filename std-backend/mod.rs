@@ -93,7 +93,7 @@ pub use clock::SystemClock;
 pub use durability::{Durability, UnknownDurability};
 pub use error::{Error, FileKind, JournalStep, Step};
 pub use file::{LogFile, Recovered};
-pub use format::{AscTime, Entry, Format, PlainFormat, SeedFormat};
+pub use format::{AscTime, Entry, Format, PlainFormat, SeedFormat, Zone};
 pub use journal::{JournalFault, JournalField};
 pub use keys::{
     create_key_pair, generate_key, read_seal_key, read_verify_key, store_seal_key, KeyFile, KeyLine,

@@ -45,7 +45,7 @@ impl OpenOptions {
     pub fn new() -> Self {
         OpenOptions {
             durability: Durability::default(),
-            format: Arc::new(SeedFormat),
+            format: Arc::new(SeedFormat::local()),
             buffer_size: 64 * 1024,
             flush_interval: Duration::from_secs(1),
             seal_key: None,

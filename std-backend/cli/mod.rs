@@ -86,7 +86,7 @@ enum Command {
     /// Append one record per line of standard input to FILE (created if
     /// missing; it must be a regular file), continuing its chain. The line,
     /// without its LF, is the message, formatted as
-    /// `<UTC time> - <LEVEL> - <line>`.
+    /// `<local time and offset> - <LEVEL> - <line>` (`--format`).
     ///
     /// A line that is not valid UTF-8 is kept losslessly, never replaced:
     /// its message part is `immutable-log: not UTF-8 (bytes as \xNN,

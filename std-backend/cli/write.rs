@@ -312,7 +312,7 @@ impl Format for CountCuts {
         let written = if self.plain {
             PlainFormat.format(out, entry)
         } else {
-            SeedFormat.format(out, entry)
+            SeedFormat::local().format(out, entry)
         };
         if written.is_err() {
             self.cut.fetch_add(1, Ordering::Relaxed);
