@@ -51,7 +51,8 @@
 //! | `durability` | [`Durability`] |
 //! | `verify` | [`verify_reader`], [`verify_path`] |
 //! | `verify_set` | a rotated set as one chain: [`verify_set`] |
-//! | `log_impl` | the `log` facade: [`LogBuilder`], [`LoggerHandle`] |
+//! | `log_impl` | the `log` facade: [`LogBuilder`], [`FilteredLog`] |
+//! | `log_install` | installing one as the `log` crate's logger, closing it: [`LoggerHandle`] |
 //! | `tracing_layer` | the `tracing` front end: `TracingLayer` (feature `tracing`) |
 //! | `error` | [`Error`] |
 //! | `cli` | the `immutable-log` command (feature `cli`) |
@@ -71,6 +72,7 @@ mod journal;
 mod key_store;
 mod keys;
 mod log_impl;
+mod log_install;
 mod options;
 #[doc(hidden)]
 pub mod recovery_fs;
@@ -98,7 +100,8 @@ pub use journal::{JournalFault, JournalField};
 pub use keys::{
     create_key_pair, generate_key, read_seal_key, read_verify_key, store_seal_key, KeyFile, KeyLine,
 };
-pub use log_impl::{FilterError, FilteredLog, InstallError, LogBuilder, LoggerHandle};
+pub use log_impl::{FilterError, FilteredLog, LogBuilder};
+pub use log_install::{InstallError, LoggerHandle};
 pub use options::OpenOptions;
 pub use rotation::Rotation;
 pub use tail::{read_checkpoint, read_head};
