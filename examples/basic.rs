@@ -1,8 +1,13 @@
 //! Write a tamper-evident log, verify it, then tamper with copies of it and
-//! watch verification say where it breaks.
+//! watch verification say where it breaks — and where it cannot: a forger
+//! who recomputes every later hash passes a plain `verify`, and is caught
+//! only against an anchor (the head kept elsewhere).
+//!
+//! Built as a binary (not an example), so it builds without the
+//! dev-dependencies:
 //!
 //! ```sh
-//! cargo run --release --features std --example basic
+//! cargo run --release --features std --bin immutable-log-demo
 //! ```
 
 use std::error::Error;
@@ -18,8 +23,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     fs::create_dir_all(&dir)?;
     let path = dir.join("immutable.log");
 
+    println!("What a plain hash chain catches: any edit by someone who does not recompute");
+    println!("the hashes, deleted or reordered records, accidents. What it cannot catch on");
+    println!("its own: records cut off the end, or a full rewrite with every later hash");
+    println!("recomputed (SHA-256 needs no secret). The fix: keep the head (or a checkpoint)");
+    println!("somewhere else and verify against it, or write a keyed chain. Steps 4e and 4f");
+    println!("show both gaps, and the anchor closing them.\n");
     println!("1. Writing {}", path.display());
-    println!("   (the seed's format: '<time> - <LEVEL> - <message>', time in UTC)\n");
+    println!("   (the seed's format: '<local time+offset> - <LEVEL> - <message>')\n");
     let log = LogFile::open(&path)?;
     log.append(Level::Info, format_args!("Application started"))?;
     log.append(
@@ -99,9 +110,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     report("", &path_e, with_head)?;
 
-    let path_f = dir.join("f-crash-mid-record.log");
+    println!("   f) A forger who changes record 3 and recomputes its hash and every");
+    println!("      later one. On its own the log is a valid chain again:");
+    let rewritten = rewrite(&lines, 3, b"91%", b"11%")?;
+    let path_r = write_copy(&dir, "f-rewritten.log", &rewritten)?;
+    report("", &path_r, Options::default())?;
+    println!("      ...but not against the head kept in step 3 (the anchor):");
+    report("", &path_r, with_head)?;
+    println!("      (`immutable-log head` prints the anchor; `verify --expect-head SEQ:HASH`");
+    println!("      or `--checkpoint` checks it; a keyed chain needs a key the forger lacks.)\n");
+
+    let path_f = dir.join("g-crash-mid-record.log");
     fs::write(&path_f, original.get(..original.len() - 40).ok_or("short")?)?;
-    println!("   f) A crash in the middle of writing the last record (not tampering):");
+    println!("   g) A crash in the middle of writing the last record (not tampering):");
     report("", &path_f, Options::default())?;
     let reopened = LogFile::open(&path_f)?;
     let recovered = reopened.recovered().ok_or("nothing recovered")?;
@@ -114,6 +135,45 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     println!("\nThe files are in {} for you to look at.", dir.display());
     Ok(())
+}
+
+/// The log rewritten from record `from` on: `old` replaced by `new` in its
+/// message, its hash recomputed, and every later record re-linked and
+/// re-hashed, as a forger with the file (and no anchor against them) would.
+fn rewrite(
+    lines: &[Vec<u8>],
+    from: usize,
+    old: &[u8],
+    new: &[u8],
+) -> Result<Vec<Vec<u8>>, Box<dyn Error>> {
+    let mut out = lines.to_vec();
+    let mut prev: Option<String> = None;
+    for record in from..lines.len() / 2 {
+        let (display, block) = (2 * record, 2 * record + 1);
+        let mut json = out[block]
+            .strip_prefix(b"BLOCK_DATA:")
+            .ok_or("no block")?
+            .to_vec();
+        let line = &out[display];
+        let mut text = line.get(65..line.len() - 65).ok_or("short")?.to_vec();
+        if record == from {
+            json = replace_once(&json, old, new);
+            text = replace_once(&text, old, new);
+        }
+        let old_prev = line.get(..64).ok_or("short")?.to_vec();
+        let prev_hash = match &prev {
+            Some(p) => {
+                json = replace_once(&json, &old_prev, p.as_bytes());
+                p.clone()
+            }
+            None => String::from_utf8(old_prev)?,
+        };
+        let hash = BlockHasher::hash(&json).to_string();
+        out[display] = [prev_hash.as_bytes(), b"|", &text, b"|", hash.as_bytes()].concat();
+        out[block] = [b"BLOCK_DATA:".as_slice(), &json].concat();
+        prev = Some(hash);
+    }
+    Ok(out)
 }
 
 /// Verifies `path` and prints the verdict in a line or two.

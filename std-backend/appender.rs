@@ -53,6 +53,17 @@ impl Appender {
         self.writer.head()
     }
 
+    /// The file's length: every byte handed to the OS.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Continues in another file of `len` bytes (a rotation's next file, or
+    /// back in the old one when the rotation is undone).
+    pub(crate) fn set_len(&mut self, len: u64) {
+        self.len = len;
+    }
+
     /// Bytes staged, not yet handed to the OS.
     pub(crate) fn staged_bytes(&self) -> usize {
         self.writer.sink().len()

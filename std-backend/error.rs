@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{JournalFault, KeyFile, KeyLine};
-use crate::{KeyedFault, RecordFault, SealError};
+use crate::{Failure, KeyedFault, RecordFault, SealError};
 
 /// What the handler was doing when an I/O operation failed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -35,6 +35,14 @@ pub enum Step {
     StoreKey,
     /// Drawing a new key from the operating system's random number generator.
     GenerateKey,
+    /// Rotating the log: creating its next file, renaming the set's files.
+    Rotate,
+    /// Compressing a rotated file.
+    Compress,
+    /// Removing a rotated file by the retention policy.
+    Prune,
+    /// Reading a file of a rotated set.
+    ReadSet,
 }
 
 impl fmt::Display for Step {
@@ -51,6 +59,10 @@ impl fmt::Display for Step {
             Step::ReadKey => "cannot read the key file",
             Step::StoreKey => "cannot store the key file",
             Step::GenerateKey => "cannot draw a random key for",
+            Step::Rotate => "cannot rotate",
+            Step::Compress => "cannot compress",
+            Step::Prune => "cannot remove (retention)",
+            Step::ReadSet => "cannot read the rotated file",
         })
     }
 }
@@ -206,6 +218,20 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
+    /// A rotated file of the log's set fails verification where a rotation
+    /// or an open reads its head.
+    Rotated {
+        /// The rotated file.
+        path: PathBuf,
+        /// Its first failure.
+        failure: Box<Failure>,
+    },
+    /// Rotation was asked for a keyed log; rotating keyed chains is not
+    /// supported yet.
+    KeyedRotation {
+        /// The log file.
+        path: PathBuf,
+    },
     /// The torn-tail journal beside the log proves nothing (`fault`), so
     /// nothing was cut on its account, and it could not be set aside
     /// (renamed) either (`source`); open fails. The log is untouched.
@@ -289,7 +315,9 @@ impl Error {
             | Error::KeyOutOfStep { path, .. }
             | Error::Seal { path, .. }
             | Error::Journal { path, .. }
-            | Error::BadJournal { path, .. } => path,
+            | Error::BadJournal { path, .. }
+            | Error::Rotated { path, .. }
+            | Error::KeyedRotation { path } => path,
         }
     }
 
@@ -323,6 +351,7 @@ impl Error {
                 | Error::LogNotKeyed { .. }
                 | Error::ForeignSealKey { .. }
                 | Error::KeyedRecord { .. }
+                | Error::Rotated { .. }
         )
     }
 
@@ -439,6 +468,14 @@ impl fmt::Display for Error {
             Error::Journal { path, step, source } => {
                 write!(f, "{step} {}: {source}", path.display())
             }
+            Error::Rotated { path, failure } => {
+                write!(f, "{}: {failure}", path.display())
+            }
+            Error::KeyedRotation { path } => write!(
+                f,
+                "{}: rotation of a keyed log is not supported yet: open it without rotation",
+                path.display()
+            ),
             Error::BadJournal {
                 path,
                 fault,

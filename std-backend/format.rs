@@ -1,13 +1,19 @@
 //! Turning a log call into a record's message text.
 //!
 //! The default, [`SeedFormat`], writes what the Python original's
-//! `logging.Formatter('%(asctime)s - %(levelname)s - %(message)s')` writes:
-//! `2026-11-26 10:15:42,123 - INFO - message`. The time is UTC (Python uses
-//! local time; std has no time zone database, and a log read across time zones
-//! is clearer in UTC).
+//! `logging.Formatter('%(asctime)s - %(levelname)s - %(message)s')` writes,
+//! in the host's local time as Python does, with the offset written so the
+//! text is unambiguous: `2026-11-27 10:15:42,123+01:00 - INFO - message`.
+//! The time zone comes from the system (`TZ`, `/etc/localtime`, through
+//! `jiff`); UTC (`+00:00`) when it has none, or on request
+//! ([`SeedFormat::utc`]). The block's `timestamp` is seconds since the
+//! epoch whatever the display says.
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use jiff::tz::TimeZone;
 
 use crate::Level;
 
@@ -46,7 +52,7 @@ impl<'a> Entry<'a> {
 /// ```
 /// use immutable_log::std_backend::{AscTime, Entry};
 /// let format = |f: &mut std::fmt::Formatter<'_>, e: &Entry<'_>| {
-///     write!(f, "{} [{}] {}: {}", AscTime(e.time), e.level, e.target, e.args)
+///     write!(f, "{} [{}] {}: {}", AscTime::local(e.time), e.level, e.target, e.args)
 /// };
 /// # let _ = immutable_log::std_backend::OpenOptions::new().format(format);
 /// ```
@@ -64,17 +70,45 @@ where
     }
 }
 
-/// The seed's format, `%(asctime)s - %(levelname)s - %(message)s`:
-/// `2026-11-26 10:15:42,123 - INFO - message`, time in UTC. The default.
+/// Which clock face a time is shown on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Zone {
+    /// The host's time zone (UTC when the system names none).
+    #[default]
+    Local,
+    /// UTC.
+    Utc,
+}
+
+/// The seed's format, `%(asctime)s - %(levelname)s - %(message)s`, with the
+/// offset after the time: `2026-11-27 10:15:42,123+01:00 - INFO - message`,
+/// in local time by default ([`Zone`]). The default format of a log.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct SeedFormat;
+pub struct SeedFormat {
+    zone: Zone,
+}
+
+impl SeedFormat {
+    /// Times in the host's time zone (the default).
+    pub const fn local() -> Self {
+        SeedFormat { zone: Zone::Local }
+    }
+
+    /// Times in UTC: `2026-11-27 09:15:42,123+00:00`.
+    pub const fn utc() -> Self {
+        SeedFormat { zone: Zone::Utc }
+    }
+}
 
 impl Format for SeedFormat {
     fn format(&self, out: &mut fmt::Formatter<'_>, entry: &Entry<'_>) -> fmt::Result {
         write!(
             out,
             "{} - {} - {}",
-            AscTime(entry.time),
+            AscTime {
+                time: entry.time,
+                zone: self.zone
+            },
             entry.level,
             entry.args
         )
@@ -91,47 +125,102 @@ impl Format for PlainFormat {
     }
 }
 
-/// A time as Python's `%(asctime)s` writes it, in UTC:
-/// `2026-11-26 10:15:42,123`. Times before 1970 show as the epoch.
+/// A time as Python's `%(asctime)s` writes it, and its offset from UTC:
+/// `2026-11-27 10:15:42,123+01:00`. Times before 1970 show as the epoch.
 #[derive(Clone, Copy, Debug)]
-pub struct AscTime(pub SystemTime);
+pub struct AscTime {
+    time: SystemTime,
+    zone: Zone,
+}
+
+impl AscTime {
+    /// `time` in the host's time zone.
+    pub fn local(time: SystemTime) -> Self {
+        AscTime {
+            time,
+            zone: Zone::Local,
+        }
+    }
+
+    /// `time` in UTC.
+    pub fn utc(time: SystemTime) -> Self {
+        AscTime {
+            time,
+            zone: Zone::Utc,
+        }
+    }
+}
+
+/// The host's time zone, read once (UTC when the system names none).
+fn local_zone() -> &'static TimeZone {
+    static LOCAL: OnceLock<TimeZone> = OnceLock::new();
+    LOCAL.get_or_init(|| TimeZone::try_system().unwrap_or(TimeZone::UTC))
+}
+
+/// The offset from UTC, in seconds, of `zone` at `secs` after the epoch.
+fn offset_at(zone: Zone, secs: u64) -> i32 {
+    match zone {
+        Zone::Utc => 0,
+        Zone::Local => {
+            let at = i64::try_from(secs)
+                .ok()
+                .and_then(|s| jiff::Timestamp::from_second(s).ok());
+            at.map_or(0, |at| local_zone().to_offset(at).seconds())
+        }
+    }
+}
 
 impl fmt::Display for AscTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let since = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since.as_secs();
-        let (year, month, day) = civil_from_days(secs / 86_400);
-        let of_day = secs % 86_400;
-        if year > 9999 {
-            return write!(
-                f,
-                "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02},{:03}",
-                of_day / 3600,
-                of_day / 60 % 60,
-                of_day % 60,
-                since.subsec_millis()
-            );
-        }
-        // One piece, digits by hand: this runs for every record, and
-        // core::fmt's padded integers cost more than the rest of the format.
-        let mut text = *b"0000-00-00 00:00:00,000";
-        let fields: [(usize, usize, u64); 7] = [
-            (0, 4, year),
-            (5, 2, month),
-            (8, 2, day),
-            (11, 2, of_day / 3600),
-            (14, 2, of_day / 60 % 60),
-            (17, 2, of_day % 60),
-            (20, 3, u64::from(since.subsec_millis())),
-        ];
-        for (at, width, mut value) in fields {
-            for slot in text.iter_mut().skip(at).take(width).rev() {
-                *slot = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
-        }
-        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+        let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        write_asc(f, since, offset_at(self.zone, since.as_secs()))
     }
+}
+
+/// Writes the time `since` the epoch on the clock face `offset` seconds
+/// from UTC, and the offset.
+fn write_asc(f: &mut fmt::Formatter<'_>, since: std::time::Duration, offset: i32) -> fmt::Result {
+    let secs = since.as_secs().saturating_add_signed(i64::from(offset));
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let of_day = secs % 86_400;
+    let sign = if offset < 0 { '-' } else { '+' };
+    let off = offset.unsigned_abs() / 60;
+    if year > 9999 {
+        return write!(
+            f,
+            "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02},{:03}{sign}{:02}:{:02}",
+            of_day / 3600,
+            of_day / 60 % 60,
+            of_day % 60,
+            since.subsec_millis(),
+            off / 60,
+            off % 60
+        );
+    }
+    // One piece, digits by hand: this runs for every record, and
+    // core::fmt's padded integers cost more than the rest of the format.
+    let mut text = *b"0000-00-00 00:00:00,000+00:00";
+    if let Some(slot) = text.get_mut(23) {
+        *slot = sign as u8;
+    }
+    let fields: [(usize, usize, u64); 9] = [
+        (0, 4, year),
+        (5, 2, month),
+        (8, 2, day),
+        (11, 2, of_day / 3600),
+        (14, 2, of_day / 60 % 60),
+        (17, 2, of_day % 60),
+        (20, 3, u64::from(since.subsec_millis())),
+        (24, 2, u64::from(off / 60)),
+        (27, 2, u64::from(off % 60)),
+    ];
+    for (at, width, mut value) in fields {
+        for slot in text.iter_mut().skip(at).take(width).rev() {
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
 }
 
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard
@@ -171,24 +260,46 @@ mod tests {
     }
 
     #[test]
-    fn asctime_is_python_shaped_utc() {
-        assert_eq!(AscTime(at(0, 0)).to_string(), "1970-01-01 00:00:00,000");
+    fn asctime_is_python_shaped_with_its_offset() {
+        let utc = |t| AscTime::utc(t).to_string();
+        assert_eq!(utc(at(0, 0)), "1970-01-01 00:00:00,000+00:00");
         // 2026-11-26 10:15:42 UTC.
-        assert_eq!(
-            AscTime(at(1_795_688_142, 123)).to_string(),
-            "2026-11-26 10:15:42,123"
-        );
+        assert_eq!(utc(at(1_795_688_142, 123)), "2026-11-26 10:15:42,123+00:00");
         // Leap day, and the last millisecond of a century year.
-        assert_eq!(
-            AscTime(at(951_782_400, 0)).to_string(),
-            "2000-02-29 00:00:00,000"
-        );
-        assert_eq!(
-            AscTime(at(4_102_444_799, 999)).to_string(),
-            "2099-12-31 23:59:59,999"
-        );
+        assert_eq!(utc(at(951_782_400, 0)), "2000-02-29 00:00:00,000+00:00");
+        assert_eq!(utc(at(4_102_444_799, 999)), "2099-12-31 23:59:59,999+00:00");
         let before = UNIX_EPOCH - Duration::from_secs(5);
-        assert_eq!(AscTime(before).to_string(), "1970-01-01 00:00:00,000");
+        assert_eq!(utc(before), "1970-01-01 00:00:00,000+00:00");
+    }
+
+    /// The time 2026-11-26 10:15:42,123 UTC on the clock face `offset`
+    /// seconds from UTC.
+    struct Face(i32);
+
+    impl fmt::Display for Face {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_asc(f, Duration::from_millis(1_795_688_142_123), self.0)
+        }
+    }
+
+    #[test]
+    fn local_time_is_the_clock_face_of_its_offset_which_it_writes() {
+        assert_eq!(Face(3600).to_string(), "2026-11-26 11:15:42,123+01:00");
+        assert_eq!(
+            Face(-5 * 3600 - 1800).to_string(),
+            "2026-11-26 04:45:42,123-05:30"
+        );
+        assert_eq!(Face(14 * 3600).to_string(), "2026-11-27 00:15:42,123+14:00");
+        assert_eq!(Face(0).to_string(), "2026-11-26 10:15:42,123+00:00");
+        // The local clock face is the UTC one shifted by the local offset.
+        let local = AscTime::local(at(1_795_688_142, 123)).to_string();
+        let offset = offset_at(Zone::Local, 1_795_688_142);
+        let sign = if offset < 0 { '-' } else { '+' };
+        let off = offset.unsigned_abs() / 60;
+        assert!(
+            local.ends_with(&format!(",123{sign}{:02}:{:02}", off / 60, off % 60)),
+            "{local}"
+        );
     }
 
     #[test]
@@ -200,11 +311,11 @@ mod tests {
             format_args!("x|y"),
         );
         let text = Formatted {
-            format: &SeedFormat,
+            format: &SeedFormat::utc(),
             entry,
         }
         .to_string();
-        assert_eq!(text, "2026-11-26 10:15:42,123 - WARNING - x|y");
+        assert_eq!(text, "2026-11-26 10:15:42,123+00:00 - WARNING - x|y");
         let plain = Formatted {
             format: &PlainFormat,
             entry,

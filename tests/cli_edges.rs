@@ -108,10 +108,15 @@ fn write_says_how_many_lines_were_cut_to_fit() {
     let records = records_of(&dir.path().join("cut.log"));
     assert!(line_of(&records[3].message).starts_with("éé"));
 
-    // Nothing cut, nothing said.
+    // Nothing cut, nothing said of cuts: only the summary.
     let out = run(&["write", "cut.log"], b"fits\n", dir.path());
     assert_eq!(code(&out), 0);
-    assert_eq!(stderr(&out), "");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("immutable-log: cut.log: 1 record written, head 4 "),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]

@@ -213,10 +213,7 @@ impl CosignHeader {
             digits.iter().take(count).rev().for_each(|&d| put(d));
             put(b'\n');
         }
-        CosignHeader {
-            bytes,
-            len,
-        }
+        CosignHeader { bytes, len }
     }
 
     fn as_bytes(&self) -> &[u8] {

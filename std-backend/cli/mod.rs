@@ -95,7 +95,7 @@ enum Command {
     /// Append one record per line of standard input to FILE (created if
     /// missing; it must be a regular file), continuing its chain. The line,
     /// without its LF, is the message, formatted as
-    /// `<UTC time> - <LEVEL> - <line>`.
+    /// `<local time and offset> - <LEVEL> - <line>` (`--format`).
     ///
     /// A line that is not valid UTF-8 is kept losslessly, never replaced:
     /// its message part is `immutable-log: not UTF-8 (bytes as \xNN,
@@ -119,6 +119,27 @@ enum Command {
         /// are written.
         #[arg(long, value_name = "S")]
         seal_key: Option<PathBuf>,
+        /// The message: seed (`<local time> - <LEVEL> - <line>`, as the
+        /// Python original writes it) or plain (the line alone).
+        #[arg(long, value_enum, default_value_t = write::WriteFormat::Seed)]
+        format: write::WriteFormat,
+        /// Rotate FILE to FILE.1 (the others move up: FILE.2, ...) once it
+        /// holds BYTES (suffix K, M or G: powers of 1024). The new FILE
+        /// continues the chain; `verify --set FILE` reads them as one.
+        #[arg(long, value_name = "BYTES", value_parser = write::parse_size)]
+        max_size: Option<u64>,
+        /// Rotate once FILE's first record is DURATION old (`90s`, `30m`,
+        /// `12h`, `7d`; a bare number is seconds), checked at each line.
+        #[arg(long, value_name = "DURATION", value_parser = write::parse_duration)]
+        max_age: Option<std::time::Duration>,
+        /// Retention: keep the N newest rotated files (`--keep 5`), or those
+        /// written within a DURATION (`--keep 7d`). Each removal is first
+        /// stated in the chain (the file, its records, its head).
+        #[arg(long, value_name = "N", value_parser = write::parse_keep)]
+        keep: Option<write::Keep>,
+        /// Gzip rotated files (FILE.N.gz).
+        #[arg(long)]
+        compress: bool,
     },
     /// Verify a log front to back, in bounded memory: the text format, or the
     /// compact encoding (detected from its first bytes; exit 4 if it has gaps).
@@ -135,6 +156,10 @@ enum Command {
         /// chain: a capture, a rotated file).
         #[arg(long)]
         allow_segment: bool,
+        /// Verify FILE and its rotated files (FILE.N, FILE.N.gz) as one
+        /// chain, oldest first, and say what retention pruned.
+        #[arg(long, conflicts_with_all = ["json", "expect_head", "allow_segment", "checkpoint"])]
+        set: bool,
         /// A keyed chain's verify key (from `keygen`): each record is checked
         /// under its own key.
         #[arg(long, value_name = "V")]
@@ -339,7 +364,30 @@ where
             level,
             durability,
             seal_key,
-        } => write::run(&file, level, durability, seal_key.as_deref()),
+            format,
+            max_size,
+            max_age,
+            keep,
+            compress,
+        } => write::run(
+            &file,
+            &write::Args {
+                level,
+                durability,
+                seal_key,
+                format,
+                max_size,
+                max_age,
+                keep,
+                compress,
+            },
+        ),
+        Command::Verify {
+            set: true,
+            verify_key,
+            file,
+            ..
+        } => verify::run_set(&file, verify_key.as_deref()),
         Command::Verify {
             json,
             ring: true,
@@ -356,6 +404,7 @@ where
             note_verifier,
             quorum,
             file,
+            ..
         } => verify::run(
             &file,
             json,

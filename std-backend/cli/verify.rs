@@ -9,7 +9,9 @@ use super::checkpoint_file::{read_last_checkpoint, KeyTexts, PathError, TreeExpe
 use super::json;
 use super::{not_a_log, Code};
 use crate::note::NoteError;
-use crate::std_backend::{read_verify_key, verify_path_keyed, verify_reader_keyed, Error, Step};
+use crate::std_backend::{
+    read_verify_key, verify_path_keyed, verify_reader_keyed, verify_set, Error, SetVerdict, Step,
+};
 use crate::{AnyCheckpoint, ExpectedHead, Options, Report, Start, TornTail, Verdict};
 
 /// How standard input is named in messages.
@@ -37,6 +39,7 @@ pub(super) fn run(file: &Path, as_json: bool, checks: Checks) -> Code {
     if !from_stdin && super::compact::is_compact(file) {
         return super::compact::verify(file, &name, as_json, &checks);
     }
+    let note = anchor_note(&checks);
     let verdict = verify(file, from_stdin, checks);
     let code = match &verdict {
         Ok(Verdict::Intact(_)) => Code::Success,
@@ -47,7 +50,7 @@ pub(super) fn run(file: &Path, as_json: bool, checks: Checks) -> Code {
         Err(_) => Code::Usage,
     };
     let text = match (&verdict, as_json) {
-        (Ok(verdict), false) => human(&name, verdict),
+        (Ok(verdict), false) => human(&name, verdict, note),
         (Ok(verdict), true) => json::Verdict::of(&name, verdict).to_line(),
         (Err(e), false) => {
             complain!("{e}");
@@ -141,10 +144,29 @@ fn verify(file: &Path, from_stdin: bool, checks: Checks) -> Result<Verdict, Unve
     })
 }
 
+/// What an intact verdict cannot show without an anchor, said on its
+/// summary line (`None` when an anchor was given).
+fn anchor_note(checks: &Checks) -> Option<&'static str> {
+    if checks.expect_head.is_some() || checks.checkpoint.is_some() {
+        return None;
+    }
+    Some(if checks.verify_key.is_some() {
+        "no anchor given: records cut off the end cannot be seen without one \
+         (--expect-head or --checkpoint)"
+    } else {
+        "no anchor given: records cut off the end, or a full rewrite with every \
+         hash recomputed, cannot be seen without one (--expect-head, --checkpoint, \
+         or a keyed chain)"
+    })
+}
+
 /// The one-line summary, and on failure the line that says where and what.
-fn human(name: &str, verdict: &Verdict) -> String {
+fn human(name: &str, verdict: &Verdict, note: Option<&str>) -> String {
     match verdict {
-        Verdict::Intact(report) => format!("{name}: intact: {}", describe(report)),
+        Verdict::Intact(report) => match note {
+            Some(note) => format!("{name}: intact: {}; {note}", describe(report)),
+            None => format!("{name}: intact: {}", describe(report)),
+        },
         Verdict::Failed(report, failure) => {
             let mut text = format!(
                 "{name}: FAILED after {}\n{failure}",
@@ -188,6 +210,98 @@ fn describe(report: &Report) -> String {
         text += &format!("; {} cut to fit", count(report.truncated, "message"));
     }
     text
+}
+
+/// `immutable-log verify --set FILE`: FILE and its rotated files as one
+/// chain, a line per file, then the set's summary.
+pub(super) fn run_set(file: &Path, verify_key: Option<&Path>) -> Code {
+    let key = match verify_key.map(read_verify_key).transpose() {
+        Ok(key) => key,
+        Err(e) => {
+            complain!("{e}");
+            return Code::Usage;
+        }
+    };
+    let note = if key.is_some() {
+        "no anchor given: records cut off the end cannot be seen without one"
+    } else {
+        "no anchor given: records cut off the end, or a full rewrite with every hash \
+         recomputed, cannot be seen without one (a keyed chain, or `verify \
+         --expect-head` of FILE)"
+    };
+    let verdict = match verify_set(file, key) {
+        Ok(verdict) => verdict,
+        Err(e) => {
+            complain!("{e}");
+            return Code::Usage;
+        }
+    };
+    let report = verdict.report();
+    let mut text = String::new();
+    for file in &report.files {
+        let name = file.path.display().to_string();
+        let line = match &file.verdict {
+            Verdict::Intact(r) | Verdict::Torn(r, _) => {
+                format!("{name}: {}", count(r.records, "record"))
+            }
+            Verdict::Failed(r, _) => {
+                format!("{name}: FAILED after {}", count(r.records, "intact record"))
+            }
+        };
+        text += &line;
+        text.push('\n');
+    }
+    let set = format!(
+        "{} (set of {})",
+        file.display(),
+        count(report.files.len() as u64, "file")
+    );
+    let head = report
+        .head()
+        .map_or_else(|| "no records".to_string(), |h| format!("head {h}"));
+    let start = match (report.start(), report.pruned_before()) {
+        (Some(start), _) if start.is_genesis() => "from genesis".to_string(),
+        (_, Some(pruned)) => format!(
+            "retention ({}) pruned the records up to seq {} ({} and older, stated in the chain)",
+            pruned.policy,
+            pruned
+                .head
+                .seq
+                .map_or_else(|| "-".to_string(), |s| s.to_string()),
+            pruned.name
+        ),
+        _ => "no records".to_string(),
+    };
+    let code = match &verdict {
+        SetVerdict::Intact(report) => {
+            text += &format!(
+                "{set}: intact: {}, {head}; {start}; {note}",
+                count(report.records(), "record")
+            );
+            Code::Success
+        }
+        SetVerdict::Torn(report, torn) => {
+            text += &format!(
+                "{set}: TORN TAIL: {}, {head}; {start}\nline {}: {}",
+                count(report.records(), "record"),
+                torn.line,
+                torn_reason(torn)
+            );
+            Code::Torn
+        }
+        SetVerdict::Failed(report, failure) => {
+            text += &format!(
+                "{set}: FAILED after {}\n{failure}",
+                count(report.records(), "intact record")
+            );
+            Code::Integrity
+        }
+    };
+    let mut out = io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => code,
+        Err(_) => Code::Usage,
+    }
 }
 
 /// What a torn tail is, and what became of it.

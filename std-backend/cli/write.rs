@@ -5,12 +5,15 @@
 use std::fmt::{self, Write as _};
 use std::fs;
 use std::io::{self, BufRead};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{code_of, Code};
-use crate::std_backend::{Durability, Entry, Format, LogFile, SeedFormat, RECORD_CAPACITY};
+use crate::std_backend::{
+    Durability, Entry, Format, LogFile, PlainFormat, Rotation, SeedFormat, RECORD_CAPACITY,
+};
 use crate::{message_capacity, Level};
 
 /// Bytes of a line kept: one more than a message can hold, so a longer line
@@ -25,12 +28,115 @@ pub(super) const NOT_UTF8: &str = "immutable-log: not UTF-8 (bytes as \\xNN, bac
 /// Line numbers of lines that were not UTF-8 named at the end, at most.
 const NAMED_LINES: usize = 10;
 
-pub(super) fn run(
-    file: &Path,
-    level: Level,
-    durability: Durability,
-    seal_key: Option<&Path>,
-) -> Code {
+/// The message format of `write --format`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub(super) enum WriteFormat {
+    /// `<local time> - <LEVEL> - <line>`, as the Python original writes it.
+    Seed,
+    /// The line alone.
+    Plain,
+}
+
+/// Retention of `write --keep`: a number of files, or an age.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Keep {
+    /// The N newest rotated files.
+    Files(usize),
+    /// The rotated files written within this time.
+    For(Duration),
+}
+
+/// What `write` was asked, besides the file.
+#[derive(Debug)]
+pub(super) struct Args {
+    pub(super) level: Level,
+    pub(super) durability: Durability,
+    pub(super) seal_key: Option<PathBuf>,
+    pub(super) format: WriteFormat,
+    pub(super) max_size: Option<u64>,
+    pub(super) max_age: Option<Duration>,
+    pub(super) keep: Option<Keep>,
+    pub(super) compress: bool,
+}
+
+impl Args {
+    /// The rotation asked for, if any.
+    fn rotation(&self) -> Option<Rotation> {
+        let mut rotation = Rotation::new().compress(self.compress);
+        if let Some(bytes) = self.max_size {
+            rotation = rotation.max_size(bytes);
+        }
+        if let Some(age) = self.max_age {
+            rotation = rotation.max_age(age);
+        }
+        rotation = match self.keep {
+            Some(Keep::Files(n)) => rotation.keep_files(n),
+            Some(Keep::For(age)) => rotation.keep_for(age),
+            None => rotation,
+        };
+        let asked = self.max_size.is_some()
+            || self.max_age.is_some()
+            || self.keep.is_some()
+            || self.compress;
+        asked.then_some(rotation)
+    }
+}
+
+/// `--max-size`: bytes, with an optional K, M or G (powers of 1024).
+pub(super) fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.trim().char_indices().last() {
+        Some((at, c)) if c.is_ascii_alphabetic() => (text.trim().get(..at).unwrap_or(""), Some(c)),
+        _ => (text.trim(), None),
+    };
+    let shift = match unit.map(|c| c.to_ascii_uppercase()) {
+        None => 0,
+        Some('K') => 10,
+        Some('M') => 20,
+        Some('G') => 30,
+        Some(other) => return Err(format!("unknown size unit {other:?} (use K, M or G)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("expected a size in bytes such as 10M, got {text:?}"))
+}
+
+/// `--max-age`: `90s`, `30m`, `12h`, `7d`, or seconds.
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().last() {
+        Some((at, c)) if c.is_ascii_alphabetic() => (text.get(..at).unwrap_or(""), Some(c)),
+        _ => (text, None),
+    };
+    let scale = match unit {
+        None | Some('s') => 1,
+        Some('m') => 60,
+        Some('h') => 3600,
+        Some('d') => 86_400,
+        Some(other) => return Err(format!("unknown time unit {other:?} (use s, m, h or d)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&n| n > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("expected a duration such as 30m or 7d, got {text:?}"))
+}
+
+/// `--keep`: a number of files, or a duration (`7d`).
+pub(super) fn parse_keep(text: &str) -> Result<Keep, String> {
+    if let Ok(n) = text.trim().parse::<usize>() {
+        return Ok(Keep::Files(n));
+    }
+    parse_duration(text)
+        .map(Keep::For)
+        .map_err(|_| format!("expected a number of files (5) or a duration (7d), got {text:?}"))
+}
+
+pub(super) fn run(file: &Path, args: &Args) -> Code {
     if let Ok(meta) = fs::metadata(file) {
         if !meta.is_file() {
             complain!(
@@ -44,11 +150,15 @@ pub(super) fn run(
     }
     let cut = Arc::new(AtomicU64::new(0));
     let mut options = LogFile::options();
-    options.durability(durability).format(CountCuts {
+    options.durability(args.durability).format(CountCuts {
         cut: Arc::clone(&cut),
+        plain: args.format == WriteFormat::Plain,
     });
-    if let Some(seal_key) = seal_key {
+    if let Some(seal_key) = &args.seal_key {
         options.seal_key(seal_key);
+    }
+    if let Some(rotation) = args.rotation() {
+        options.rotate(rotation);
     }
     let log = match options.open(file) {
         Ok(log) => log,
@@ -66,7 +176,11 @@ pub(super) fn run(
         );
     }
     let mut tally = Tally::default();
-    let code = append_lines(&log, level, &mut io::stdin().lock(), &mut tally);
+    let code = append_lines(&log, args.level, &mut io::stdin().lock(), &mut tally);
+    if let Some(e) = log.rotation_error() {
+        complain!("{e} (the records stayed in the file being written)");
+    }
+    let head = log.head();
     // What was read so far is in the log, whatever stopped the loop.
     let code = match (log.close(), code) {
         (Ok(()), code) => code,
@@ -77,7 +191,22 @@ pub(super) fn run(
         (Err(_), code) => code,
     };
     tally.report(file, cut.load(Ordering::Relaxed));
+    let head = head.map_or_else(|| "none (the log is empty)".to_string(), |h| h.to_string());
+    complain!(
+        "{}: {} written, head {head}",
+        file.display(),
+        records(tally.written)
+    );
     code
+}
+
+/// `1 record`, `2 records`.
+fn records(n: u64) -> String {
+    if n == 1 {
+        "1 record".to_string()
+    } else {
+        format!("{n} records")
+    }
 }
 
 /// Appends one record per line of `input`.
@@ -109,6 +238,7 @@ fn append_lines(log: &LogFile, level: Level, input: &mut impl BufRead, tally: &m
             complain!("{e}");
             return code_of(&e);
         }
+        tally.written += 1;
     }
 }
 
@@ -117,6 +247,8 @@ fn append_lines(log: &LogFile, level: Level, input: &mut impl BufRead, tally: &m
 struct Tally {
     /// Lines read.
     lines: u64,
+    /// Records written.
+    written: u64,
     /// Lines that were not UTF-8.
     not_utf8: u64,
     /// The first of them, by line number.
@@ -167,16 +299,21 @@ fn lines(n: u64) -> String {
     }
 }
 
-/// The seed's format, counting the messages that were cut to fit a record:
-/// the record's message writer stops a format that does not fit with
-/// `fmt::Error`, and marks the record `"truncated":true`.
+/// The seed's format (or the plain one), counting the messages that were
+/// cut to fit a record: the record's message writer stops a format that does
+/// not fit with `fmt::Error`, and marks the record `"truncated":true`.
 struct CountCuts {
     cut: Arc<AtomicU64>,
+    plain: bool,
 }
 
 impl Format for CountCuts {
     fn format(&self, out: &mut fmt::Formatter<'_>, entry: &Entry<'_>) -> fmt::Result {
-        let written = SeedFormat.format(out, entry);
+        let written = if self.plain {
+            PlainFormat.format(out, entry)
+        } else {
+            SeedFormat::local().format(out, entry)
+        };
         if written.is_err() {
             self.cut.fetch_add(1, Ordering::Relaxed);
         }

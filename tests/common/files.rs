@@ -36,6 +36,8 @@ pub struct Fields {
     /// Decoded (see [`message`]).
     pub message: String,
     pub truncated: bool,
+    /// `"unlogged"`: records lost just before this one.
+    pub unlogged: u64,
 }
 
 impl Fields {
@@ -45,6 +47,7 @@ impl Fields {
             levelno: record.levelno(),
             message: message(record),
             truncated: record.truncated(),
+            unlogged: record.unlogged(),
         }
     }
 }

@@ -264,10 +264,23 @@ pub fn recovered_bytes(log: &[u8]) -> Option<(u64, Vec<u8>)> {
     offset.map(|o| (o, bytes))
 }
 
-/// True if `message` looks like `2026-11-26 10:15:42,123 - LEVEL - text`.
+/// True if `message` looks like `2026-11-26 10:15:42,123+01:00 - LEVEL - text`
+/// (the offset optional).
 pub fn seed_formatted(message: &str, level: &str, text: &str) -> bool {
     let Some((time, rest)) = message.split_at_checked(23) else {
         return false;
+    };
+    // A local time states its offset: `+01:00`.
+    let offset_shape = |o: &[u8]| {
+        o.len() == 6
+            && matches!(o[0], b'+' | b'-')
+            && o[1..3].iter().all(u8::is_ascii_digit)
+            && o[3] == b':'
+            && o[4..].iter().all(u8::is_ascii_digit)
+    };
+    let rest = match rest.split_at_checked(6) {
+        Some((offset, after)) if offset_shape(offset.as_bytes()) => after,
+        _ => rest,
     };
     let shape = time.bytes().enumerate().all(|(i, b)| match i {
         4 | 7 => b == b'-',
