@@ -402,6 +402,18 @@ impl<const Q: usize> Slot<'_, Q> {
     }
 
     /// Writes one byte; false (and nothing written) past the reservation.
+    /// How many bytes were written into the reservation so far.
+    pub(crate) fn written(&self) -> usize {
+        self.written
+    }
+
+    /// Rewrites byte `at`, one already written (a COBS code byte).
+    pub(crate) fn patch(&mut self, at: usize, byte: u8) {
+        if at < self.written {
+            self.store(at, byte);
+        }
+    }
+
     pub(crate) fn push(&mut self, byte: u8) -> bool {
         if self.written >= self.len {
             return false;
@@ -412,20 +424,6 @@ impl<const Q: usize> Slot<'_, Q> {
     }
 }
 
-/// The compact encoder writes COBS frames straight into the reservation.
-impl<const Q: usize> crate::compact::cobs::Out for Slot<'_, Q> {
-    fn pos(&self) -> usize {
-        self.written
-    }
-    fn push(&mut self, byte: u8) {
-        Slot::push(self, byte);
-    }
-    fn patch(&mut self, at: usize, byte: u8) {
-        if at < self.written {
-            self.store(at, byte);
-        }
-    }
-}
 
 impl<const Q: usize> embedded_io::ErrorType for Slot<'_, Q> {
     type Error = core::convert::Infallible;

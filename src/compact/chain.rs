@@ -424,3 +424,16 @@ impl<C, const M: usize, const Q: usize, S> fmt::Debug for CompactChain<'_, C, M,
             .finish_non_exhaustive()
     }
 }
+
+/// The compact encoder writes COBS frames straight into the queue's reservation.
+impl<const Q: usize> super::cobs::Out for crate::queue::Slot<'_, Q> {
+    fn pos(&self) -> usize {
+        self.written()
+    }
+    fn push(&mut self, byte: u8) {
+        crate::queue::Slot::push(self, byte);
+    }
+    fn patch(&mut self, at: usize, byte: u8) {
+        crate::queue::Slot::patch(self, at, byte);
+    }
+}
