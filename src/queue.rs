@@ -424,7 +424,6 @@ impl<const Q: usize> Slot<'_, Q> {
     }
 }
 
-
 impl<const Q: usize> embedded_io::ErrorType for Slot<'_, Q> {
     type Error = core::convert::Infallible;
 }

@@ -8,9 +8,9 @@ mod common;
 
 use std::sync::{Mutex, MutexGuard};
 
+use common::files::records_of;
 use immutable_log::std_backend::{Error, InstallError, LogBuilder, LogFile, PlainFormat};
 use log::LevelFilter;
-use common::files::records_of;
 
 static TURN: Mutex<()> = Mutex::new(());
 

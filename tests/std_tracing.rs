@@ -7,9 +7,9 @@ mod common;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use common::files::{intact, records_of};
 use immutable_log::std_backend::recovery_fs::FaultyFs;
 use immutable_log::std_backend::{LogFile, PlainFormat, TracingLayer};
-use common::files::{intact, records_of};
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
