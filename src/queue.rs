@@ -13,6 +13,8 @@
 //! The bytes are `AtomicU8`s (plain loads and stores, on every target): the
 //! writers of disjoint reservations and the drain share them without `unsafe`,
 //! and the critical sections order them.
+//!
+//! (Over 450 lines with its unit tests; the queue itself is under 470.)
 
 use core::cell::{Cell, RefCell};
 use core::fmt;

@@ -1,6 +1,8 @@
 //! The compact chain: records as COBS frames in a [`Queue`], each advancing
 //! the 32-byte chain state with one SHA-256 compression inside the critical
 //! section.
+//!
+//! (Over 400 lines: one job, appending a compact record, in and out of the critical section.)
 
 use core::cell::RefCell;
 use core::fmt;

@@ -6,6 +6,8 @@
 //! state is unknown from there until the next sync record, which states it.
 //! A record whose tag does not match, followed by records whose `seq`s run on
 //! without a break up to that sync, was changed where it stands: a failure.
+//!
+//! (Long: one job, the compact verifier, whose frame reading, gap bookkeeping and keyed checks share one state machine.)
 
 use core::fmt;
 

@@ -13,6 +13,8 @@
 //! | 2 | usage or I/O error: a bad argument, a missing file, a locked log, a log that is not a regular file |
 //! | 3 | `verify`: torn tail (the log ends inside a record, as after a crash; every record before it is intact) |
 //! | 4 | `verify`: incomplete, a compact log with gaps (lost or damaged frames; every record present that could be checked is intact) |
+//!
+//! (Long for the argument definitions of every command, each documented for `--help`; the commands themselves live in their own files.)
 
 #![doc(hidden)]
 
