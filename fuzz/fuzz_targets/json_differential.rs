@@ -26,7 +26,10 @@ fn check(block: &[u8]) {
     assert_eq!(o["levelno"].as_i64(), Some(record.levelno()));
     let message: String = record.message().collect::<Result<_, _>>().expect("decodes");
     assert_eq!(o["message"].as_str(), Some(message.as_str()));
-    assert_eq!(o["prev_hash"].as_str().map(str::as_bytes).map(<[u8]>::len), Some(64));
+    assert_eq!(
+        o["prev_hash"].as_str().map(str::as_bytes).map(<[u8]>::len),
+        Some(64)
+    );
     let seq = match o.get("seq") {
         None | Some(serde_json::Value::Null) => None,
         Some(s) => Some(s.as_u64().expect("seq is a u64")),
@@ -34,7 +37,10 @@ fn check(block: &[u8]) {
     assert_eq!(seq, record.seq());
     let ts: f64 = serde_json::from_str(record.timestamp()).expect("a number");
     assert_eq!(o["timestamp"].as_f64(), Some(ts));
-    let truncated = o.get("truncated").and_then(|t| t.as_bool()).unwrap_or(false);
+    let truncated = o
+        .get("truncated")
+        .and_then(|t| t.as_bool())
+        .unwrap_or(false);
     assert_eq!(truncated, record.truncated());
     let unlogged = o.get("unlogged").and_then(|t| t.as_u64()).unwrap_or(0);
     assert_eq!(unlogged, record.unlogged());

@@ -10,8 +10,8 @@
 use std::sync::OnceLock;
 
 use immutable_log::{
-    records, resume, resume_keyed, Head, Key, Options, ResumeError, Resumed,
-    SealKey, SealedRecord, Start, Timestamp, Verdict, VerifyKey, Writer,
+    records, resume, resume_keyed, Head, Key, Options, ResumeError, Resumed, SealKey, SealedRecord,
+    Start, Timestamp, Verdict, VerifyKey, Writer,
 };
 use immutable_log_fuzz::{keyed_log, messages, reassemble, verify_whole, VecSink, KEY, LIMIT};
 use libfuzzer_sys::fuzz_target;
@@ -57,7 +57,11 @@ fn recover<S: immutable_log::Seal>(
     // A keyed chain from genesis starts with its chain-start record.
     let chain_start = usize::from(key.is_some() && head.is_none() && !torn.is_empty());
     let parts = records(&out).count() - chain_start;
-    assert_eq!(torn.is_empty(), parts == 0, "a torn tail takes records, and only one does");
+    assert_eq!(
+        torn.is_empty(),
+        parts == 0,
+        "a torn tail takes records, and only one does"
+    );
     let options = Options {
         start: match head {
             Some(h) => Start::After(h),

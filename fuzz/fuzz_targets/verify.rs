@@ -144,7 +144,10 @@ fn check(data: &[u8]) {
             match invariant(buf, with, None, log, &sizes) {
                 Verdict::Failed(_, f) => {
                     if !matches!(verdict, Verdict::Failed(..)) {
-                        assert!(matches!(f.kind, FailureKind::EndsBeforeHead { .. }), "{f:?}");
+                        assert!(
+                            matches!(f.kind, FailureKind::EndsBeforeHead { .. }),
+                            "{f:?}"
+                        );
                     }
                 }
                 other => panic!("a head past the end was not missed: {other:?}"),

@@ -1,5 +1,7 @@
 //! Helpers the fuzz targets and the seed generator share.
 
+// Links the host implementation of the chain's critical sections.
+use critical_section as _;
 use immutable_log::{
     records, Draft, Key, Level, Options, Record, SealKey, Timestamp, Verdict, Verifier, VerifyKey,
     Writer,
