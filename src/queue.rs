@@ -449,26 +449,6 @@ impl<const Q: usize> embedded_io::Write for Slot<'_, Q> {
     }
 }
 
-/// Counts the bytes a record would take: the text writer writes it here
-/// first, inside the critical section, to reserve exactly that much.
-#[derive(Default)]
-pub(crate) struct Counter(pub(crate) usize);
-
-impl embedded_io::ErrorType for Counter {
-    type Error = core::convert::Infallible;
-}
-
-impl embedded_io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

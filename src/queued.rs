@@ -12,8 +12,9 @@ use crate::draft::{Draft, Tail, MIN_CAPACITY};
 use crate::hash::Hash;
 use crate::head::{link_after, Head};
 use crate::level::Level;
-use crate::queue::{Counter, Queue, Reservation};
+use crate::queue::{Queue, Reservation};
 use crate::seal::{Plain, Seal, SealError, SealedRecord, Token, CHAIN_START_MESSAGE};
+use crate::sink::Counter;
 
 /// A record was not queued; nothing of it is in the chain.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

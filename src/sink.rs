@@ -38,3 +38,23 @@ pub(crate) fn write_all<W: embedded_io::Write>(
     }
     Ok(())
 }
+
+/// A sink that only counts: the length a record will take, before it is
+/// written (to reserve its place in a queue or a flash sector).
+#[derive(Default)]
+pub(crate) struct Counter(pub(crate) usize);
+
+impl embedded_io::ErrorType for Counter {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}

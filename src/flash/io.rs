@@ -185,25 +185,6 @@ impl<F: NorFlash> embedded_io::Write for WordSink<'_, F> {
     }
 }
 
-/// A sink that only counts: the length of a record before it is written.
-#[derive(Default)]
-pub(crate) struct Counter(pub(crate) usize);
-
-impl embedded_io::ErrorType for Counter {
-    type Error = core::convert::Infallible;
-}
-
-impl embedded_io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
 /// A flash dump in memory, read as a flash (`READ_SIZE` 1): what
 /// [`verify_ring`](super::verify_ring) reads on a host.
 #[derive(Clone, Copy, Debug)]

@@ -89,10 +89,11 @@ use crate::clock::{Clock, Timestamp};
 use crate::draft::{message_capacity, Draft, TAIL_MAX};
 use crate::head::Head;
 use crate::level::Level;
+use crate::sink::Counter;
 use crate::sink::SinkError;
 use crate::writer::{WriteError, Writer};
 use error::check_geometry;
-use io::{Counter, SinkFault, WordSink};
+use io::{SinkFault, WordSink};
 use layout::{align_up, HEADER_LEN};
 
 pub use error::{FlashError, GeometryError};
