@@ -9,34 +9,18 @@ use immutable_log::{CompactChain, Key, Level, NoClock, Queue, SealKey};
 
 const BIN: &str = env!("CARGO_BIN_EXE_immutable-log");
 
-struct Out(Vec<u8>);
-
-impl embedded_io::ErrorType for Out {
-    type Error = core::convert::Infallible;
-}
-
-impl embedded_io::Write for Out {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
 fn capture(n: u64) -> Vec<u8> {
     let queue = Queue::<8192>::new();
     let chain: CompactChain<NoClock, 128, 8192> =
         CompactChain::new(&queue, NoClock).with_sync_every(4);
-    let mut out = Out(Vec::new());
+    let mut out = Vec::<u8>::new();
     for i in 0..n {
         chain
             .append(Level::Warning, format_args!("sensor {i}: tab\there\nline"))
             .unwrap();
         queue.drain(&mut out).unwrap();
     }
-    out.0
+    out
 }
 
 fn run(args: &[&str], bytes: &[u8]) -> (i32, String, String) {
@@ -130,9 +114,9 @@ fn a_keyed_compact_capture_needs_its_key() {
     for i in 0..3 {
         chain.append(Level::Info, format_args!("k{i}")).unwrap();
     }
-    let mut out = Out(Vec::new());
+    let mut out = Vec::<u8>::new();
     queue.drain(&mut out).unwrap();
-    let (code, text, _) = run(&["verify"], &out.0);
+    let (code, text, _) = run(&["verify"], &out);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("a verify key is required"), "{text}");
 }

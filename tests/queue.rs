@@ -11,24 +11,6 @@ use immutable_log::{
     Verdict, Verifier, VerifyKey, Writer,
 };
 
-/// A growable sink (embedded-io implements none for `Vec` without `std`).
-#[derive(Default)]
-struct Out(Vec<u8>);
-
-impl embedded_io::ErrorType for Out {
-    type Error = core::convert::Infallible;
-}
-
-impl embedded_io::Write for Out {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
 fn verify(log: &[u8]) -> Verdict {
     let mut buf = vec![0u8; 64 * 1024];
     let mut v = Verifier::new(&mut buf, Options::default());
@@ -44,16 +26,16 @@ fn blocks(log: &[u8]) -> Vec<serde_json::Value> {
 }
 
 fn drained<const Q: usize>(queue: &Queue<Q>) -> Vec<u8> {
-    let mut out = Out::default();
+    let mut out = Vec::<u8>::new();
     queue.drain(&mut out).unwrap();
-    out.0
+    out
 }
 
 #[test]
 fn a_queued_chain_writes_the_bytes_a_direct_chain_writes() {
     let queue = Queue::<4096>::new();
     let queued: QueuedChain<NoClock, 512, 4096> = QueuedChain::new(&queue, NoClock);
-    let direct: Chain<Out, NoClock, 512> = Chain::new(Out::default(), NoClock);
+    let direct: Chain<Vec<u8>, NoClock, 512> = Chain::new(Vec::<u8>::new(), NoClock);
     for (i, m) in ["one", "tab\there", "a | b \"c\"\nd", "µs ✓"]
         .iter()
         .enumerate()
@@ -65,7 +47,7 @@ fn a_queued_chain_writes_the_bytes_a_direct_chain_writes() {
     }
     assert_eq!(queued.head(), direct.head());
     let out = drained(&queue);
-    assert_eq!(out, direct.into_writer().into_sink().0);
+    assert_eq!(out, direct.into_writer().into_sink());
     assert!(matches!(verify(&out), Verdict::Intact(r) if r.records == 4));
     assert_eq!(queue.pending(), 0);
 }
@@ -179,12 +161,12 @@ fn threads_append_while_one_drains_and_every_record_arrives_in_order() {
             });
         }
         let drainer = s.spawn(|| {
-            let mut out = Out::default();
-            while blocks(&out.0).len() < THREADS * EACH {
+            let mut out = Vec::<u8>::new();
+            while blocks(&out).len() < THREADS * EACH {
                 QUEUE.drain(&mut out).unwrap();
                 std::thread::yield_now();
             }
-            out.0
+            out
         });
         drainer.join().unwrap()
     });
@@ -217,13 +199,17 @@ fn a_keyed_queued_chain_starts_with_its_chain_start_and_verifies_with_its_key() 
     chain.append(Level::Info, format_args!("b")).unwrap();
     let out = drained(&queue);
     // The same bytes as the direct keyed writer.
-    let direct: Chain<Out, NoClock, 512, SealKey> = Chain::from_writer(
-        Writer::sealed(Out::default(), None, SealKey::new(Key::from_bytes([9; 32]))),
+    let direct: Chain<Vec<u8>, NoClock, 512, SealKey> = Chain::from_writer(
+        Writer::sealed(
+            Vec::<u8>::new(),
+            None,
+            SealKey::new(Key::from_bytes([9; 32])),
+        ),
         NoClock,
     );
     direct.append(Level::Info, format_args!("a")).unwrap();
     direct.append(Level::Info, format_args!("b")).unwrap();
-    assert_eq!(out, direct.into_writer().into_sink().0);
+    assert_eq!(out, direct.into_writer().into_sink());
     let mut buf = vec![0u8; 8192];
     let mut v = Verifier::keyed(
         &mut buf,
@@ -325,7 +311,7 @@ fn one_drain_at_a_time() {
     }
     impl embedded_io::Write for Reentrant<'_> {
         fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-            self.1 = self.0.drain(&mut Out::default()).err();
+            self.1 = self.0.drain(&mut Vec::<u8>::new()).err();
             Ok(buf.len())
         }
         fn flush(&mut self) -> Result<(), Self::Error> {

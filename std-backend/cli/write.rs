@@ -1,6 +1,8 @@
 //! `immutable-log write`: one record per line of standard input, every byte
 //! kept: a line that is not UTF-8 is written losslessly escaped (never
 //! replaced), and lines cut to fit a record are counted and reported.
+//!
+//! (Over 450 lines with its unit tests; the command itself is under 420.)
 
 use std::fmt::{self, Write as _};
 use std::fs;
