@@ -17,7 +17,7 @@ use ed25519_dalek::ed25519::signature::{MultipartSigner, MultipartVerifier, Sign
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
-use super::keys::name_id_key;
+use super::keys::{expect_id, name_id_key};
 use super::{not_text, KeyError, KeyType, Note, NoteError, VerifierKey, SIGNATURE_PREFIX};
 
 /// The most verifier keys [`verify`] takes at once.
@@ -41,10 +41,8 @@ const MAX_TIMESTAMP: u64 = i64::MAX as u64;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct SignerKey<'a> {
-    name: &'a str,
-    id: u32,
-    key_type: KeyType,
     key: SigningKey,
+    /// Name, key ID and type live here once: the signer's are its verifier's.
     public: VerifierKey<'a>,
 }
 
@@ -53,13 +51,7 @@ impl<'a> SignerKey<'a> {
     pub fn from_seed(name: &'a str, key_type: KeyType, seed: &[u8; 32]) -> Result<Self, KeyError> {
         let key = SigningKey::from_bytes(seed);
         let public = VerifierKey::new(name, key_type, key.verifying_key().to_bytes())?;
-        Ok(SignerKey {
-            name,
-            id: public.id(),
-            key_type,
-            key,
-            public,
-        })
+        Ok(SignerKey { key, public })
     }
 
     /// Reads a signer key text (exactly); its key ID must be the one of its
@@ -72,28 +64,23 @@ impl<'a> SignerKey<'a> {
         let (name, id, key_type, seed) = name_id_key(name, rest)?;
         let seed = Zeroizing::new(seed);
         let key = SignerKey::from_seed(name, key_type, &seed)?;
-        if key.id != id {
-            return Err(KeyError::IdMismatch {
-                stated: id,
-                computed: key.id,
-            });
-        }
+        expect_id(id, key.id())?;
         Ok(key)
     }
 
     /// The key name.
     pub fn name(&self) -> &'a str {
-        self.name
+        self.public.name()
     }
 
     /// The key ID.
     pub fn id(&self) -> u32 {
-        self.id
+        self.public.id()
     }
 
     /// What the key signs: notes (`Ed25519`) or cosignatures.
     pub fn key_type(&self) -> KeyType {
-        self.key_type
+        self.public.key_type()
     }
 
     /// The verifier key that checks this key's signatures.
@@ -106,25 +93,25 @@ impl<'a> SignerKey<'a> {
     pub fn write_secret_text<W: fmt::Write>(&self, out: &mut W) -> fmt::Result {
         let mut raw = Zeroizing::new([0u8; 33]);
         let [key_type, seed @ ..] = &mut *raw;
-        *key_type = self.key_type.byte();
+        *key_type = self.key_type().byte();
         seed.copy_from_slice(self.key.as_bytes());
         let mut b64 = Zeroizing::new([0u8; 44]);
         let b64 = Base64::encode(&*raw, &mut *b64).map_err(|_| fmt::Error)?;
-        write!(out, "PRIVATE+KEY+{}+{:08x}+", self.name, self.id)?;
+        write!(out, "PRIVATE+KEY+{}+{:08x}+", self.name(), self.id())?;
         out.write_str(b64)
     }
 
     /// The signature line of an Ed25519 (`0x01`) key over `text` (a note
     /// text: ended by LF, no control character but LF).
     pub fn sign(&self, text: &str) -> Result<SignatureText<'a>, NoteError> {
-        if self.key_type != KeyType::Ed25519 {
+        if self.key_type() != KeyType::Ed25519 {
             return Err(NoteError::WrongKeyType {
-                found: self.key_type,
+                found: self.key_type(),
             });
         }
         check_text(text)?;
         let signature = self.key.sign(text.as_bytes()).to_bytes();
-        Ok(SignatureText::new(self.name, self.id, &[], &signature))
+        Ok(SignatureText::new(self.name(), self.id(), &[], &signature))
     }
 
     /// The `cosignature/v1` line of a cosigner (`0x04`) key over `text` (a
@@ -135,9 +122,9 @@ impl<'a> SignerKey<'a> {
     /// log, and consistent with the last one it cosigned for that origin
     /// (`c2sp.org/tlog-witness`).
     pub fn cosign(&self, text: &str, timestamp: u64) -> Result<SignatureText<'a>, NoteError> {
-        if self.key_type != KeyType::Cosignature {
+        if self.key_type() != KeyType::Cosignature {
             return Err(NoteError::WrongKeyType {
-                found: self.key_type,
+                found: self.key_type(),
             });
         }
         if timestamp > MAX_TIMESTAMP {
@@ -151,8 +138,8 @@ impl<'a> SignerKey<'a> {
             .map_err(|_| NoteError::TextNotEnded)?
             .to_bytes();
         Ok(SignatureText::new(
-            self.name,
-            self.id,
+            self.name(),
+            self.id(),
             &timestamp.to_be_bytes(),
             &signature,
         ))
@@ -162,9 +149,9 @@ impl<'a> SignerKey<'a> {
 impl fmt::Debug for SignerKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignerKey")
-            .field("name", &self.name)
-            .field("id", &format_args!("{:08x}", self.id))
-            .field("key_type", &self.key_type)
+            .field("name", &self.name())
+            .field("id", &format_args!("{:08x}", self.id()))
+            .field("key_type", &self.key_type())
             .finish_non_exhaustive()
     }
 }

@@ -164,12 +164,7 @@ impl<'a> VerifierKey<'a> {
         let (name, rest) = text.split_once('+').ok_or(KeyError::Name)?;
         let (name, id, key_type, public_key) = name_id_key(name, rest)?;
         let key = VerifierKey::new(name, key_type, public_key)?;
-        if key.id != id {
-            return Err(KeyError::IdMismatch {
-                stated: id,
-                computed: key.id,
-            });
-        }
+        expect_id(id, key.id)?;
         Ok(key)
     }
 
@@ -191,6 +186,15 @@ impl<'a> VerifierKey<'a> {
     /// The 32-byte Ed25519 public key.
     pub fn public_key(&self) -> &[u8; 32] {
         &self.public_key
+    }
+}
+
+/// A key text's stated ID must be the one its name, type and key give.
+pub(super) fn expect_id(stated: u32, computed: u32) -> Result<(), KeyError> {
+    if stated == computed {
+        Ok(())
+    } else {
+        Err(KeyError::IdMismatch { stated, computed })
     }
 }
 
