@@ -26,7 +26,11 @@
 
 #![no_std]
 #![no_main]
-#![cfg_attr(any(feature = "icount", feature = "nolog"), allow(dead_code, unused_imports))]
+#![cfg_attr(
+    any(feature = "icount", feature = "nolog"),
+    allow(dead_code, unused_imports)
+)]
+#![cfg_attr(feature = "defmt", allow(unreachable_code))]
 
 #[cfg(any(
     all(feature = "m4", feature = "m0"),
@@ -39,6 +43,8 @@ compile_error!("choose the board: `--features m4`, `m0` or `rv`");
 
 mod board;
 mod cs;
+#[cfg(feature = "defmt")]
+mod defmt_demo;
 mod uart;
 
 // thumbv6m and rv32imc have atomic load and store, not read-modify-write:
@@ -198,6 +204,8 @@ fn drain() {
 #[cfg_attr(feature = "rv", riscv_rt::entry)]
 fn main() -> ! {
     board::init();
+    #[cfg(feature = "defmt")]
+    defmt_demo::run();
     #[cfg(feature = "icount")]
     bench();
     #[cfg(not(feature = "icount"))]
@@ -217,7 +225,11 @@ fn scenario() -> ! {
             log::set_max_level_racy(log::LevelFilter::Trace);
         }
         // Through the `log` facade: the same append, counted here.
-        log::info!("boot: immutable-log firmware on {}, timer {} Hz", board::NAME, TICK_HZ);
+        log::info!(
+            "boot: immutable-log firmware on {}, timer {} Hz",
+            board::NAME,
+            TICK_HZ
+        );
         log::debug!("queue {} bytes, record room {} bytes", Q, N);
         APPENDED.store(2, Relaxed);
     }
@@ -231,7 +243,10 @@ fn scenario() -> ! {
                 // The timer interrupt comes in the middle of this append, and
                 // the nested interrupt in the middle of the timer's.
                 STAGE.store(MAIN_ARMED, Relaxed);
-                record!(Info, "main: this append was interrupted half done (timer, then nested)");
+                record!(
+                    Info,
+                    "main: this append was interrupted half done (timer, then nested)"
+                );
             }
             5 => record!(
                 Warning,
@@ -265,7 +280,12 @@ fn scenario() -> ! {
     // Overrun: records queued faster than anything drains them.
     let lost_before = LOST.load(Relaxed);
     for i in 0..OVERRUN_RECORDS {
-        record!(Info, "overrun: record {} of {}, nothing drains", i + 1, OVERRUN_RECORDS);
+        record!(
+            Info,
+            "overrun: record {} of {}, nothing drains",
+            i + 1,
+            OVERRUN_RECORDS
+        );
     }
     let overrun_lost = LOST.load(Relaxed) - lost_before;
     drain();
@@ -308,6 +328,8 @@ fn wait_ticks(n: u32) {
 pub fn on_timer() {
     let ticks = TICKS.load(Relaxed) + 1;
     TICKS.store(ticks, Relaxed);
+    #[cfg(feature = "defmt")]
+    return defmt_demo::on_timer(ticks);
     if STAGE.load(Relaxed) == TIMER_DUE {
         // Pended by `main`'s append, which is half done under us: append
         // anyway (never waits) and read the head (never waits).
@@ -324,12 +346,20 @@ pub fn on_timer() {
     if ticks % TIMER_PERIOD != 0 || written >= TIMER_RECORDS {
         return;
     }
-    record!(Info, "timer: tick {}, interrupt record {}, head seq {}", ticks, written + 1, head_seq());
+    record!(
+        Info,
+        "timer: tick {}, interrupt record {}, head seq {}",
+        ticks,
+        written + 1,
+        head_seq()
+    );
     TIMER_WRITTEN.store(written + 1, Relaxed);
 }
 
 /// The nested interrupt (above the timer).
 pub fn on_nested() {
+    #[cfg(feature = "defmt")]
+    return defmt_demo::on_nested();
     if STAGE.load(Relaxed) != NESTED_DUE {
         return;
     }
@@ -348,8 +378,17 @@ pub fn on_nested() {
 fn bench() -> ! {
     use cs::probe;
     board::start_counter();
-    let encoding = if cfg!(feature = "compact") { "compact" } else { "text" };
-    diag!("icount: board {} encoding {} shift {}", board::NAME, encoding, board::ICOUNT_SHIFT);
+    let encoding = if cfg!(feature = "compact") {
+        "compact"
+    } else {
+        "text"
+    };
+    diag!(
+        "icount: board {} encoding {} shift {}",
+        board::NAME,
+        encoding,
+        board::ICOUNT_SHIFT
+    );
     probe::reset();
     critical_section::with(|_| {});
     let (empty, _, _) = probe::take();
@@ -359,7 +398,9 @@ fn bench() -> ! {
             probe::reset();
             let t0 = board::counter();
             let ok = match i {
-                0 => LOG.append(Level::Info, format_args!("adc ch{} = {} mV", 3, 1234)).is_ok(),
+                0 => LOG
+                    .append(Level::Info, format_args!("adc ch{} = {} mV", 3, 1234))
+                    .is_ok(),
                 1 => LOG
                     .append(
                         Level::Warning,
