@@ -122,6 +122,19 @@ fn a_defmt_capture_verifies_without_the_elf_and_decodes_with_it() {
     assert!(out.lines().last().unwrap().starts_with("# "), "{out}");
     assert!(out.contains("intact (compact)"), "{out}");
 
+    // JSON lines: the decoded text, its level and status.
+    let (code, out, _) = run(
+        &["decode", "--json", "--elf", "fw.elf"],
+        &capture(),
+        dir.path(),
+    );
+    assert_eq!(code, 0);
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({"seq": 0, "level": "info", "status": "ok", "text": "INFO adc ch0 = 1234 mV"})
+    );
+
     // Without the ELF, decode shows the frames as they are.
     let (code, out, _) = run(&["decode"], &capture(), dir.path());
     assert_eq!(code, 0);
