@@ -168,5 +168,8 @@ if [ "$RAN" -eq 0 ]; then
   exit 0
 fi
 
+# The defmt variant: its own script (verify, decode --elf, a changed byte, its numbers).
+bash "$ROOT/.ci/firmware_defmt.sh"
+
 say "numbers (examples/firmware/numbers.sh)"
 OUT=$ROOT/target/firmware-numbers bash "$FW/numbers.sh"

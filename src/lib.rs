@@ -37,6 +37,7 @@
 //! | `queue` | a `static` queue of whole framed records, drained by the application ([`Queue`]) |
 //! | `queued` | the text chain over a queue: short critical sections, no sink I/O ([`QueuedChain`]) |
 //! | `compact` | the compact binary encoding: COBS frames, chain state, gaps ([`CompactChain`], [`CompactVerifier`]) |
+//! | `defmt_logger` | a `#[defmt::global_logger]`: each defmt frame a compact record, through the queue (feature `defmt`) |
 //! | `json` | reading `block_json`: the strict validator, the fast reader, unescaping ([`JsonFault`]) |
 //! | `record` | reading one record: the [`Record`] view, [`records()`] |
 //! | `scan` | byte searches a word at a time |
@@ -57,6 +58,13 @@ mod chain;
 mod checkpoint;
 mod clock;
 pub mod compact;
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+pub mod defmt_logger;
+// The frame stack is tested on the host without defmt.
+#[cfg(all(test, not(feature = "defmt")))]
+#[path = "defmt_logger/frames.rs"]
+mod defmt_frames;
 mod display;
 mod draft;
 mod escape;

@@ -27,6 +27,12 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     fs::copy(memory, out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());
+    if env::var_os("CARGO_FEATURE_DEFMT").is_some() {
+        // defmt's linker script: the interned strings' section.
+        println!("cargo:rustc-link-arg=-Tdefmt.x");
+        // Every level (defmt keeps only `error` when DEFMT_LOG is unset).
+        println!("cargo:rustc-env=DEFMT_LOG=trace");
+    }
     println!("cargo:rerun-if-changed={memory}");
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -20,7 +20,7 @@ use crate::seal::{Plain, Seal, SealedRecord, Token};
 use super::cobs::{Encoder, SINGLE_BLOCK};
 use super::state::{advance, message_digest, sync_digest, GENESIS_STATE};
 use super::wire::{
-    leb128, level_code, KEYED, KEYED_TAG, KIND_SYNC, PLAIN_TAG, TRUNCATED, UNLOGGED,
+    leb128, level_code, KEYED, KEYED_TAG, KIND_DEFMT, KIND_SYNC, PLAIN_TAG, TRUNCATED, UNLOGGED,
 };
 
 /// The longest message a compact record holds, in bytes; a longer one is cut
@@ -221,22 +221,52 @@ impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_,
         if fmt::write(&mut text, message).is_err() {
             text.truncated = true;
         }
+        self.append_bytes(level_code(level), &text.bytes, text.truncated)
+    }
+
+    /// Queues one defmt frame (its raw encoding: the interned string's index,
+    /// defmt's timestamp, the arguments) as a record whose message is those
+    /// bytes, marked as a defmt record (FORMAT.md, "defmt records"). A frame
+    /// longer than `M` bytes is cut and marked truncated. Never waits.
+    pub fn append_defmt(&self, frame: &[u8]) -> Result<CompactHead, EnqueueError> {
+        let cut = frame.len().min(M);
+        self.append_bytes(
+            KIND_DEFMT,
+            frame.get(..cut).unwrap_or_default(),
+            cut < frame.len(),
+        )
+    }
+
+    /// As [`append_defmt`](Self::append_defmt), for a frame already cut to
+    /// fit (its record is marked truncated).
+    pub fn append_defmt_truncated(&self, frame: &[u8]) -> Result<CompactHead, EnqueueError> {
+        let cut = frame.len().min(M);
+        self.append_bytes(KIND_DEFMT, frame.get(..cut).unwrap_or_default(), true)
+    }
+
+    /// Queues a record of `message` (at most `M` bytes) under head byte `head`
+    /// (its kind and level).
+    fn append_bytes(
+        &self,
+        mut head: u8,
+        message: &[u8],
+        truncated: bool,
+    ) -> Result<CompactHead, EnqueueError> {
         let keyed = self.with(|s| s.seal.is_keyed()).unwrap_or(false);
-        let mut head = level_code(level);
-        if text.truncated {
+        if truncated {
             head |= TRUNCATED;
         }
         if keyed {
             head |= KEYED;
         }
-        let digest = message_digest(head, &text.bytes);
+        let digest = message_digest(head, message);
         let (reservation, frame, sync, queued) = critical_section::with(|cs| {
             let mut st = self
                 .state
                 .borrow(cs)
                 .try_borrow_mut()
                 .map_err(|_| EnqueueError::Full)?;
-            let result = self.seal_and_reserve(cs, &mut st, head, &digest, text.bytes.len());
+            let result = self.seal_and_reserve(cs, &mut st, head, &digest, message.len());
             if matches!(result, Err(EnqueueError::Full | EnqueueError::TooLong)) {
                 st.unlogged = st.unlogged.saturating_add(1);
             }
@@ -245,7 +275,7 @@ impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_,
         let mut slot = self.queue.slot(&reservation);
         let mut encoder = Encoder::new(&mut slot);
         encoder.write(frame.header.get(..frame.header_len).unwrap_or_default());
-        encoder.write(&text.bytes);
+        encoder.write(message);
         encoder.write(frame.tag.get(..frame.tag_len).unwrap_or_default());
         encoder.finish();
         if let Some(sync) = sync {

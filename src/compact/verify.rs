@@ -314,6 +314,12 @@ impl<'b> CompactVerifier<'b> {
         v
     }
 
+    /// What was read so far (records verified, syncs, gaps closed): a
+    /// decoder that feeds one frame at a time reads each record's fate here.
+    pub fn report(&self) -> &CompactReport {
+        &self.report
+    }
+
     /// Feeds more input. Stops at the first failure (returned, and in the verdict).
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), CompactFailure> {
         if let Some(f) = self.failure {
@@ -500,7 +506,7 @@ impl<'b> CompactVerifier<'b> {
         state: &[u8; 32],
         r: &RecordView<'_>,
     ) -> Result<Option<[u8; 32]>, CompactFailureKind> {
-        let digest = message_digest(r.head, r.message.as_bytes());
+        let digest = message_digest(r.head, r.bytes);
         let after = advance(state, &digest, r.seq, r.time_us, r.unlogged);
         let ok = match self.key_for(r.seq)? {
             Some(key) => {

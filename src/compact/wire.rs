@@ -6,16 +6,17 @@
 //! record payload (before COBS):
 //! +------+-----------+-----------+--------------+------------------+---------+
 //! | head | seq       | time_us   | unlogged     | message          | tag     |
-//! | 1 B  | LEB128    | LEB128    | LEB128, only | UTF-8, the rest  | 8 B, or |
-//! |      |           |           | if head.4    |                  | 16 keyed|
+//! | 1 B  | LEB128    | LEB128    | LEB128, only | UTF-8 (a defmt   | 8 B, or |
+//! |      |           |           | if head.4    | frame: bytes)    | 16 keyed|
 //! +------+-----------+-----------+--------------+------------------+---------+
 //! sync payload:
 //! +------+-----------+--------------------------+------------------+
 //! | head | next seq  | chain state              | tag (keyed only) |
 //! | 1 B  | LEB128    | 32 B                     | 16 B             |
 //! +------+-----------+--------------------------+------------------+
-//! head: bits 0-2 level (0 trace .. 5 critical), 3 truncated, 4 unlogged
-//! present, 5 keyed, 6-7 kind (0 record, 1 sync); anything else is refused.
+//! head: bits 0-2 level (0 trace .. 5 critical; 0 in a defmt record), 3
+//! truncated, 4 unlogged present, 5 keyed, 6-7 kind (0 record, 1 sync, 2 defmt
+//! record: the message is a defmt frame); anything else is refused.
 //! ```
 
 use crate::level::Level;
@@ -28,6 +29,9 @@ pub(crate) const KEYED: u8 = 1 << 5;
 pub(crate) const KIND_MASK: u8 = 0b1100_0000;
 pub(crate) const KIND_RECORD: u8 = 0;
 pub(crate) const KIND_SYNC: u8 = 1 << 6;
+/// A record whose message is one defmt frame (raw encoding), not text: its
+/// level is inside the frame, so the level bits are 0.
+pub(crate) const KIND_DEFMT: u8 = 2 << 6;
 
 /// Tag bytes in a plain chain's record: the chain state's first 8.
 pub const PLAIN_TAG: usize = 8;
@@ -134,8 +138,11 @@ pub struct RecordView<'a> {
     pub time_us: u64,
     /// Records lost just before it.
     pub unlogged: u64,
-    /// The message (UTF-8).
+    /// The message (UTF-8); empty in a defmt record.
     pub message: &'a str,
+    /// The message's bytes as they stand in the frame: the UTF-8 message, or
+    /// a defmt record's frame. The chain state covers these.
+    pub bytes: &'a [u8],
     /// The stated tag (8 bytes, or 16 keyed).
     pub tag: &'a [u8],
 }
@@ -144,6 +151,13 @@ impl RecordView<'_> {
     /// The record's level.
     pub fn level(&self) -> Level {
         level_of(self.head & LEVEL_MASK).unwrap_or(Level::Info)
+    }
+    /// The message is one defmt frame (raw encoding: the interned string's
+    /// index, defmt's timestamp, the arguments), in [`bytes`](Self::bytes);
+    /// [`message`](Self::message) is empty. Decoding it needs the firmware's
+    /// ELF; verifying it does not.
+    pub fn is_defmt(&self) -> bool {
+        self.head & KIND_MASK == KIND_DEFMT
     }
     /// The message was cut to fit the writer's buffer.
     pub fn truncated(&self) -> bool {
@@ -184,7 +198,11 @@ pub fn parse(payload: &[u8]) -> Result<Payload<'_>, PayloadFault> {
         PLAIN_TAG
     };
     match head & KIND_MASK {
-        KIND_RECORD => {
+        kind @ (KIND_RECORD | KIND_DEFMT) => {
+            let defmt = kind == KIND_DEFMT;
+            if defmt && head & LEVEL_MASK != 0 {
+                return Err(PayloadFault::Head);
+            }
             level_of(head & LEVEL_MASK).ok_or(PayloadFault::Head)?;
             let (seq, rest) = read_leb128(rest).ok_or(PayloadFault::Number)?;
             let (time_us, rest) = read_leb128(rest).ok_or(PayloadFault::Number)?;
@@ -198,14 +216,19 @@ pub fn parse(payload: &[u8]) -> Result<Payload<'_>, PayloadFault> {
                 (0, rest)
             };
             let split = rest.len().checked_sub(tag_len).ok_or(PayloadFault::Short)?;
-            let (message, tag) = rest.split_at(split);
-            let message = core::str::from_utf8(message).map_err(|_| PayloadFault::Utf8)?;
+            let (bytes, tag) = rest.split_at(split);
+            let message = if defmt {
+                ""
+            } else {
+                core::str::from_utf8(bytes).map_err(|_| PayloadFault::Utf8)?
+            };
             Ok(Payload::Record(RecordView {
                 head,
                 seq,
                 time_us,
                 unlogged,
                 message,
+                bytes,
                 tag,
             }))
         }
@@ -265,12 +288,32 @@ mod tests {
     }
 
     #[test]
+    fn a_defmt_record_holds_any_bytes() {
+        // head, seq 1, time 0, frame 01 00 ff (a zero and a non-UTF-8 byte), tag.
+        let payload = [KIND_DEFMT, 1, 0, 1, 0, 0xff, 9, 9, 9, 9, 9, 9, 9, 9];
+        let Ok(Payload::Record(r)) = parse(&payload) else {
+            panic!("not read: {:?}", parse(&payload));
+        };
+        assert!(r.is_defmt());
+        assert_eq!((r.seq, r.bytes, r.message), (1, &[1, 0, 0xff][..], ""));
+        // The same bytes as a text record are not UTF-8.
+        let mut text = payload;
+        text[0] = 0;
+        assert_eq!(parse(&text), Err(PayloadFault::Utf8));
+    }
+
+    #[test]
     fn reserved_heads_are_refused() {
         assert_eq!(
             parse(&[0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
             Err(PayloadFault::Head)
         );
-        assert_eq!(parse(&[0x80, 0]), Err(PayloadFault::Head));
+        assert_eq!(parse(&[0xc0, 0]), Err(PayloadFault::Head));
+        // A defmt record's level is in its frame: level bits set are refused.
+        assert_eq!(
+            parse(&[KIND_DEFMT | 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Err(PayloadFault::Head)
+        );
         assert_eq!(parse(&[KIND_SYNC | 1, 0]), Err(PayloadFault::Head));
         assert_eq!(
             parse(&[UNLOGGED | 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),

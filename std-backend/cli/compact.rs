@@ -30,7 +30,7 @@ use crate::{CompactVerdict, CompactVerifier};
 const SNIFF: u64 = 4096;
 
 /// The longest frame the verifier takes (this crate writes at most 256).
-const MAX_FRAME: usize = 4096;
+pub(super) const MAX_FRAME: usize = 4096;
 
 /// True if the file at `path` looks like the compact encoding (see
 /// [`looks_compact`](crate::compact::looks_compact)); false if it cannot be read
@@ -179,7 +179,7 @@ fn summary(report: &crate::compact::CompactReport) -> String {
     text
 }
 
-fn human(name: &str, verdict: &CompactVerdict) -> String {
+pub(super) fn human(name: &str, verdict: &CompactVerdict) -> String {
     match verdict {
         CompactVerdict::Intact(r) => format!("{name}: intact (compact): {}", summary(r)),
         CompactVerdict::Incomplete(r) => {
@@ -268,8 +268,12 @@ fn json(name: &str, verdict: Result<&CompactVerdict, &String>) -> String {
     serde_json::to_string(&out).unwrap_or_default()
 }
 
-/// `decode FILE [--json]`: each frame as a line. It does not verify.
-pub(super) fn decode(file: &Path, as_json: bool) -> Code {
+/// `decode FILE [--json]`: each frame as a line. It does not verify. With
+/// `--elf`, defmt_decode.rs decodes defmt records and verifies.
+pub(super) fn decode(file: &Path, as_json: bool, elf: Option<&Path>) -> Code {
+    if let Some(elf) = elf {
+        return super::defmt_decode::decode(file, elf, as_json);
+    }
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
@@ -314,7 +318,7 @@ pub(super) fn decode(file: &Path, as_json: bool) -> Code {
     }
 }
 
-fn damaged(offset: usize, as_json: bool, why: &str) -> String {
+pub(super) fn damaged(offset: usize, as_json: bool, why: &str) -> String {
     if as_json {
         serde_json::json!({"damaged": {"offset": offset, "reason": why}}).to_string()
     } else {
@@ -322,8 +326,9 @@ fn damaged(offset: usize, as_json: bool, why: &str) -> String {
     }
 }
 
-fn line(payload: &Payload<'_>, as_json: bool) -> String {
+pub(super) fn line(payload: &Payload<'_>, as_json: bool) -> String {
     match payload {
+        Payload::Record(r) if r.is_defmt() => super::defmt_decode::undecoded(r, as_json),
         Payload::Record(r) => {
             let time = format!("{}.{:06}", r.time_us / 1_000_000, r.time_us % 1_000_000);
             if as_json {

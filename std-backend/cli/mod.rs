@@ -34,6 +34,7 @@ macro_rules! complain {
 mod check_proof;
 mod checkpoint_file;
 mod compact;
+mod defmt_decode;
 mod json;
 mod not_a_log;
 mod note;
@@ -189,11 +190,18 @@ enum Command {
     },
     /// Print a compact-encoded log's frames as text lines (or JSON lines with
     /// --json), one per record or sync record; damaged frames are marked. It
-    /// does not verify: run `verify` for that.
+    /// does not verify: run `verify` for that (defmt records print as hex).
+    /// With --elf: defmt records decoded with the firmware's ELF, each line
+    /// with its verification status (ok, unverified, FAILED, unchecked), and
+    /// the exit code of `verify`.
     Decode {
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
+        /// The firmware's ELF (with its `.defmt` table): decode defmt
+        /// records to text, and verify.
+        #[arg(long, value_name = "ELF")]
+        elf: Option<PathBuf>,
         /// The compact log (a capture).
         file: PathBuf,
     },
@@ -419,7 +427,7 @@ where
                 quorum,
             },
         ),
-        Command::Decode { json, file } => compact::decode(&file, json),
+        Command::Decode { json, elf, file } => compact::decode(&file, json, elf.as_deref()),
         Command::Head { file } => head(&file),
         Command::Checkpoint {
             head: true, file, ..

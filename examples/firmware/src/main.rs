@@ -27,6 +27,7 @@
 #![no_std]
 #![no_main]
 #![cfg_attr(any(feature = "icount", feature = "nolog"), allow(dead_code, unused_imports))]
+#![cfg_attr(feature = "defmt", allow(unreachable_code))]
 
 #[cfg(any(
     all(feature = "m4", feature = "m0"),
@@ -39,6 +40,8 @@ compile_error!("choose the board: `--features m4`, `m0` or `rv`");
 
 mod board;
 mod cs;
+#[cfg(feature = "defmt")]
+mod defmt_demo;
 mod uart;
 
 // thumbv6m and rv32imc have atomic load and store, not read-modify-write:
@@ -198,6 +201,8 @@ fn drain() {
 #[cfg_attr(feature = "rv", riscv_rt::entry)]
 fn main() -> ! {
     board::init();
+    #[cfg(feature = "defmt")]
+    defmt_demo::run();
     #[cfg(feature = "icount")]
     bench();
     #[cfg(not(feature = "icount"))]
@@ -308,6 +313,8 @@ fn wait_ticks(n: u32) {
 pub fn on_timer() {
     let ticks = TICKS.load(Relaxed) + 1;
     TICKS.store(ticks, Relaxed);
+    #[cfg(feature = "defmt")]
+    return defmt_demo::on_timer(ticks);
     if STAGE.load(Relaxed) == TIMER_DUE {
         // Pended by `main`'s append, which is half done under us: append
         // anyway (never waits) and read the head (never waits).
@@ -330,6 +337,8 @@ pub fn on_timer() {
 
 /// The nested interrupt (above the timer).
 pub fn on_nested() {
+    #[cfg(feature = "defmt")]
+    return defmt_demo::on_nested();
     if STAGE.load(Relaxed) != NESTED_DUE {
         return;
     }
