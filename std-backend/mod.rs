@@ -71,6 +71,7 @@ mod file;
 mod flusher;
 mod format;
 mod group_commit;
+mod group_write;
 mod journal;
 mod key_store;
 mod keys;
