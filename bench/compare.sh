@@ -17,7 +17,9 @@
 #   COMPARE_SYNC_RECORDS [500]          records of the keyed and plain sync
 #                                       workloads (500 threads)
 #   COMPARE_ONLY                        some workloads only, comma-separated:
-#     1-buffered,1-flush,8-flush,500-flush,500-buffered,8-buffered,verify,keyed
+#     1-buffered,1-flush,8-flush,500-flush,500-buffered,8-buffered,verify,keyed,
+#     1-events,8-events (`tracing` events with fields: TracingLayer vs
+#     a fmt layer through tracing-appender)
 # Files go to $TMPDIR (or /tmp) and are deleted at the end.
 set -euo pipefail
 shopt -s inherit_errexit # also inside $(...)

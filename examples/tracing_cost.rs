@@ -1,7 +1,8 @@
-//! What tamper evidence costs under `tracing`: the same events written by
-//! `TracingLayer` into a `LogFile`, and by a `fmt` layer into a plain file
-//! through `tracing-appender` (blocking, and its non-blocking writer), from
-//! 1 and 8 threads; then what one rotation costs.
+//! What immutable-log's `tracing` layer takes: `TracingLayer` writing the same
+//! events into a `LogFile` with `Flush` and `Buffered`, from 1 and 8 threads;
+//! then what one rotation costs. The comparison with a `fmt` layer through
+//! `tracing-appender` on these events is `bench/compare.sh` (workloads
+//! `1-events` and `8-events`): peers are never dependencies of this crate.
 //!
 //! ```sh
 //! cargo run --release --features tracing --example tracing_cost -- [EVENTS] [DIR]
@@ -37,96 +38,24 @@ fn main() -> Result<(), Box<dyn Error>> {
         "{:<44} {:>12} {:>12}",
         "writer", "1 thread/s", "8 threads/s"
     );
-    let mut rates = Vec::new();
-    for (name, make) in writers() {
+    for durability in [Durability::Flush, Durability::Buffered] {
         let mut row = Vec::new();
         for threads in [1, 8] {
-            let path = dir.join(format!("{}-{threads}.log", name.replace(' ', "_")));
-            let (dispatch, done) = make(&path)?;
+            let path = dir.join(format!("{durability}-{threads}.log"));
+            let (dispatch, done) = ours(&path, durability)?;
             let elapsed = run(&dispatch, threads, events);
             drop(dispatch);
             done()?;
             row.push(events as f64 / elapsed.as_secs_f64());
         }
+        let name = format!("TracingLayer, {durability}");
         println!("{name:<44} {:>12.0} {:>12.0}", row[0], row[1]);
-        rates.push((name, row));
-    }
-    let find = |n: &str| {
-        rates
-            .iter()
-            .find(|(name, _)| *name == n)
-            .map(|(_, r)| r.clone())
-    };
-    if let (Some(ours), Some(peer)) = (
-        find("TracingLayer, Flush"),
-        find("fmt + tracing-appender, blocking"),
-    ) {
-        println!(
-            "ratio (tracing-appender blocking / TracingLayer Flush): {:.2} (1 thread), {:.2} (8 threads)",
-            peer[0] / ours[0],
-            peer[1] / ours[1]
-        );
-    }
-    if let (Some(ours), Some(peer)) = (
-        find("TracingLayer, Buffered"),
-        find("fmt + tracing-appender, non_blocking"),
-    ) {
-        println!(
-            "ratio (tracing-appender non_blocking / TracingLayer Buffered): {:.2} (1 thread), {:.2} (8 threads)",
-            peer[0] / ours[0],
-            peer[1] / ours[1]
-        );
     }
     rotation_cost(&dir)?;
     Ok(())
 }
 
 type Done = Box<dyn FnOnce() -> Result<(), Box<dyn Error>>>;
-type Make = fn(&Path) -> Result<(Dispatch, Done), Box<dyn Error>>;
-
-fn writers() -> Vec<(&'static str, Make)> {
-    vec![
-        ("TracingLayer, Flush", |path| ours(path, Durability::Flush)),
-        ("TracingLayer, Buffered", |path| {
-            ours(path, Durability::Buffered)
-        }),
-        ("fmt + tracing-appender, blocking", |path| {
-            let (dir, name) = split(path);
-            let appender = tracing_appender::rolling::never(dir, name);
-            let layer = tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(appender);
-            let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-            Ok((dispatch, Box::new(|| Ok(())) as Done))
-        }),
-        ("fmt + tracing-appender, non_blocking", |path| {
-            let (dir, name) = split(path);
-            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(false)
-                .finish(tracing_appender::rolling::never(dir, name));
-            let layer = tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(writer);
-            let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
-            Ok((
-                dispatch,
-                Box::new(move || {
-                    drop(guard);
-                    Ok(())
-                }) as Done,
-            ))
-        }),
-    ]
-}
-
-fn split(path: &Path) -> (PathBuf, String) {
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    (dir, name)
-}
 
 fn ours(path: &Path, durability: Durability) -> Result<(Dispatch, Done), Box<dyn Error>> {
     let log = Arc::new(LogFile::options().durability(durability).open(path)?);

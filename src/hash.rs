@@ -17,6 +17,22 @@ pub(crate) type HexHash = [u8; 64];
 /// Lowercase hex digits: how hashes and `\u00XX` escapes are spelled.
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Each byte's two lowercase hex digits: a hash is written a byte, not a
+/// digit, at a time.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        // In a const: an index out of range would fail the build, not a run.
+        #[allow(clippy::indexing_slicing)]
+        {
+            pairs[i] = [HEX[i >> 4], HEX[i & 0x0f]];
+        }
+        i += 1;
+    }
+    pairs
+};
+
 /// The lowercase hex digit of the low four bits of `n`.
 #[inline(always)]
 pub(crate) fn hex_digit(n: u8) -> u8 {
@@ -41,9 +57,8 @@ impl Hash {
     pub fn to_hex(&self) -> HexHash {
         let mut out = [0u8; 64];
         for (pair, &byte) in out.chunks_exact_mut(2).zip(self.0.iter()) {
-            if let [hi, lo] = pair {
-                *hi = hex_digit(byte >> 4);
-                *lo = hex_digit(byte);
+            if let Some(digits) = HEX_PAIRS.get(usize::from(byte)) {
+                pair.copy_from_slice(digits);
             }
         }
         out
@@ -148,6 +163,19 @@ impl fmt::Debug for BlockHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_by_pairs_is_every_byte_as_two_lowercase_digits() {
+        extern crate std;
+        // Every byte value: 8 hashes of 32 bytes each.
+        for block in 0..8u8 {
+            let bytes: [u8; 32] = core::array::from_fn(|i| block * 32 + i as u8);
+            let hex = Hash::from_bytes(bytes).to_hex();
+            let expected: std::string::String =
+                bytes.iter().map(|b| std::format!("{b:02x}")).collect();
+            assert_eq!(&hex[..], expected.as_bytes());
+        }
+    }
 
     #[test]
     fn hex_round_trip_and_case() {

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::fs::File;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::recovery_fs::RecoveryFs;
 use super::{Error, Step, RECORD_CAPACITY};
@@ -19,6 +20,28 @@ pub(crate) struct Mark {
     bytes: usize,
     head: Option<Head>,
     seal: Option<SealKey>,
+    /// The staged records' `unlogged` counts, and their waiters, up to here.
+    unlogged: u64,
+    waiters: u64,
+}
+
+/// Records taken out of staging to be handed to the OS in one write, outside
+/// the chain's lock (a group write): they are either written and kept
+/// ([`Appender::batch_written`]) or taken back with everything staged after
+/// them ([`Appender::batch_failed`]).
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// The records' bytes, whole records only.
+    pub(crate) bytes: Vec<u8>,
+    /// The file they go to (the file at the time they were staged).
+    pub(crate) file: Arc<File>,
+    /// The newest record's ticket.
+    pub(crate) last: u64,
+    /// A keyed chain's key state after the batch's last record: what its key
+    /// file holds once the batch is durable.
+    pub(crate) seal: Option<SealKey>,
+    /// The chain as it stood before the batch's first record.
+    base: Mark,
 }
 
 /// The writer and the file's length, kept together under the handler's mutex.
@@ -29,9 +52,22 @@ pub(crate) struct Appender {
     writer: Writer<Vec<u8>, Option<SealKey>>,
     /// The file's length: every byte handed to the OS, all whole records.
     len: u64,
-    /// Hand-overs since open. A record's ticket is the hand-over that
-    /// carried it to the OS: tickets grow in file order.
+    /// The ticket of the newest record handed to the OS. Each record staged
+    /// gets the next ticket (1, 2, 3, ...): tickets grow in file order, and a
+    /// ticket taken back is never given again.
     handed: u64,
+    /// The newest ticket given to a staged record.
+    staged: u64,
+    /// The chain as it stood before the oldest staged record (`bytes` 0):
+    /// where a failed group write takes the chain back to.
+    base: Mark,
+    /// The `unlogged` counts of the staged records, to give back if they are
+    /// taken back.
+    staged_unlogged: u64,
+    /// Staged records whose appenders wait for them to be handed to the OS.
+    staged_waiters: u64,
+    /// The buffer staging moves to when a batch takes the staged bytes.
+    spare: Vec<u8>,
     /// A failure that could not be undone; nothing more is written.
     broken: Option<Step>,
 }
@@ -40,12 +76,29 @@ impl Appender {
     /// An appender continuing after `head`, over a file of `len` bytes,
     /// sealing with `seal` (a keyed chain) or plain.
     pub(crate) fn new(head: Option<Head>, len: u64, seal: Option<SealKey>) -> Self {
+        let base = Mark {
+            bytes: 0,
+            head,
+            seal: seal.clone(),
+            unlogged: 0,
+            waiters: 0,
+        };
         Appender {
             writer: Writer::sealed(Vec::new(), head, seal),
             len,
             handed: 0,
+            staged: 0,
+            base,
+            staged_unlogged: 0,
+            staged_waiters: 0,
+            spare: Vec::new(),
             broken: None,
         }
+    }
+
+    /// The ticket of the newest record staged.
+    pub(crate) fn newest_staged(&self) -> u64 {
+        self.staged
     }
 
     /// The last record appended (staged or handed over).
@@ -96,6 +149,8 @@ impl Appender {
             bytes: self.staged_bytes(),
             head: self.head(),
             seal: self.writer.seal().clone(),
+            unlogged: self.staged_unlogged,
+            waiters: self.staged_waiters,
         }
     }
 
@@ -107,7 +162,86 @@ impl Appender {
         timestamp: Timestamp,
         unlogged: u64,
     ) -> Result<Head, WriteError<Infallible>> {
-        self.writer.append_draft(draft, timestamp, unlogged)
+        let head = self.writer.append_draft(draft, timestamp, unlogged)?;
+        self.staged += 1;
+        self.staged_unlogged = self.staged_unlogged.saturating_add(unlogged);
+        Ok(head)
+    }
+
+    /// Notes that the appender of the record just staged waits until it is
+    /// handed to the OS (so a failed group write owes it an error).
+    pub(crate) fn wait_for_newest(&mut self) {
+        self.staged_waiters += 1;
+    }
+
+    /// Takes every staged record out of staging for a group write to `file`
+    /// (`None` when nothing is staged). Records staged from now on follow
+    /// them, in the next batch.
+    pub(crate) fn take_batch(&mut self, file: &Arc<File>) -> Option<Batch> {
+        if self.staged_bytes() == 0 {
+            return None;
+        }
+        let spare = std::mem::take(&mut self.spare);
+        let bytes = std::mem::replace(self.writer.sink_mut(), spare);
+        let next = Mark {
+            bytes: 0,
+            head: self.head(),
+            seal: self.writer.seal().clone(),
+            unlogged: 0,
+            waiters: 0,
+        };
+        let base = std::mem::replace(&mut self.base, next);
+        let waiters = std::mem::take(&mut self.staged_waiters);
+        let unlogged = std::mem::take(&mut self.staged_unlogged);
+        Some(Batch {
+            bytes,
+            file: Arc::clone(file),
+            last: self.staged,
+            seal: self.writer.seal().clone(),
+            base: Mark {
+                unlogged,
+                waiters,
+                ..base
+            },
+        })
+    }
+
+    /// A batch is in the file: its bytes count, its buffer is kept for the
+    /// next one.
+    pub(crate) fn batch_written(&mut self, batch: Batch) {
+        let mut bytes = batch.bytes;
+        self.len += bytes.len() as u64;
+        self.handed = self.handed.max(batch.last);
+        bytes.clear();
+        self.spare = bytes;
+    }
+
+    /// A batch could not be written (the file was cut back to the length
+    /// before it): it is taken back, and so is every record staged after it
+    /// (they are chained to it). The head and key state go back to where
+    /// they stood before the batch. Returns the tickets lost, after `handed`
+    /// up to the returned one; the `unlogged` counts they carried; and how
+    /// many appenders wait for them.
+    pub(crate) fn batch_failed(&mut self, batch: Batch) -> Lost {
+        let lost = Lost {
+            after: self.handed,
+            last: self.staged,
+            unlogged: batch.base.unlogged.saturating_add(self.staged_unlogged),
+            waiters: batch.base.waiters + self.staged_waiters,
+        };
+        let mut bytes = std::mem::take(self.writer.sink_mut());
+        bytes.clear();
+        let base = Mark {
+            unlogged: 0,
+            waiters: 0,
+            ..batch.base
+        };
+        self.writer = Writer::sealed(bytes, base.head, base.seal.clone());
+        self.base = base;
+        self.staged_unlogged = 0;
+        self.staged_waiters = 0;
+        self.handed = self.handed.max(self.staged);
+        lost
     }
 
     /// Stages the records that keep a torn tail found at `offset`.
@@ -117,8 +251,11 @@ impl Appender {
         offset: u64,
         timestamp: Timestamp,
     ) -> Result<Option<Head>, WriteError<Infallible>> {
-        self.writer
-            .append_recovered::<RECORD_CAPACITY>(torn, offset, timestamp)
+        let head = self
+            .writer
+            .append_recovered::<RECORD_CAPACITY>(torn, offset, timestamp)?;
+        self.staged += 1;
+        Ok(head)
     }
 
     /// Takes everything staged since `mark` back out, head included: for a
@@ -126,11 +263,13 @@ impl Appender {
     pub(crate) fn unstage(&mut self, mark: Mark) {
         let mut bytes = std::mem::take(self.writer.sink_mut());
         bytes.truncate(mark.bytes);
+        self.staged_unlogged = mark.unlogged;
+        self.staged_waiters = mark.waiters;
         self.writer = Writer::sealed(bytes, mark.head, mark.seal);
     }
 
-    /// Hands every staged record to the OS in one write, and returns the
-    /// newest record's ticket. If the write fails, the file is cut back to its
+    /// Hands every staged record to the OS in one write (under the chain's
+    /// lock), and returns the newest record's ticket. If the write fails, the file is cut back to its
     /// length before it (no part of a record stays in it) and the records stay
     /// staged; if even the cut fails, the appender is broken. With nothing
     /// staged, returns the newest ticket without writing. The writes go
@@ -152,9 +291,30 @@ impl Appender {
         }
         self.len += bytes.len() as u64;
         self.writer.sink_mut().clear();
-        self.handed += 1;
+        self.handed = self.staged;
+        self.base = Mark {
+            bytes: 0,
+            unlogged: 0,
+            waiters: 0,
+            ..self.mark()
+        };
+        self.staged_unlogged = 0;
+        self.staged_waiters = 0;
         Ok(self.handed)
     }
+}
+
+/// What a failed group write took back ([`Appender::batch_failed`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lost {
+    /// The tickets lost are those after this one...
+    pub(crate) after: u64,
+    /// ... up to this one.
+    pub(crate) last: u64,
+    /// The `unlogged` counts the lost records carried.
+    pub(crate) unlogged: u64,
+    /// The appenders waiting for them.
+    pub(crate) waiters: u64,
 }
 
 /// Why a record could not be staged for the log at `log`: staging writes to

@@ -64,7 +64,11 @@ impl LogFile {
     /// the new head.
     ///
     /// If the write fails, no part of the record is in the file and the head
-    /// is where it was. (A keyed log whose key state cannot be stored after
+    /// is where it was before that write. (With `Flush` and `Sync`, records
+    /// of threads appending at once go to the OS in one write: if it fails,
+    /// every one of them is taken back, the head goes back to the record
+    /// before the first of them, and each of their appends returns the
+    /// error.) (A keyed log whose key state cannot be stored after
     /// a write keeps the record, and takes no more: [`Error::Broken`];
     /// reopening catches the key state up.) If the `fdatasync` of
     /// [`Durability::Sync`] fails, the record was written but is not known to
@@ -73,7 +77,9 @@ impl LogFile {
         self.append_entry(Entry::new(SystemTime::now(), level, "", message))
     }
 
-    /// Appends a record for an entry (with its own time and target).
+    /// Appends a record for an entry (with its own time and target). The
+    /// entry's time is the record's too: the block's `timestamp` and the
+    /// format's text come from one clock read.
     pub fn append_entry(&self, entry: Entry<'_>) -> Result<Head, Error> {
         let shared = &*self.shared;
         let mut draft = scratch::take();
@@ -82,7 +88,7 @@ impl LogFile {
             entry,
         };
         draft.reformat(entry.level, format_args!("{formatted}"));
-        let result = shared.append(&mut draft);
+        let result = shared.append(&mut draft, entry.time);
         scratch::give_back(draft);
         result
     }
@@ -150,6 +156,8 @@ impl LogFile {
     /// leaves the records where they were (the log goes on in its file) and
     /// is returned.
     pub fn rotate(&self) -> Result<(), Error> {
+        // A rotation writes: no group write may run meanwhile.
+        let _pen = self.shared.pen();
         let mut state = self.shared.lock();
         if state.rotor.is_none() {
             return Ok(());

@@ -173,29 +173,85 @@ fn offset_at(zone: Zone, secs: u64) -> i32 {
 impl fmt::Display for AscTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
-        write_asc(f, since, offset_at(self.zone, since.as_secs()))
+        let secs = since.as_secs();
+        // Records come many a second: the text of the second (and the time
+        // zone's offset, a lookup in its rules) is kept per thread, and
+        // only the milliseconds are written anew.
+        let cached = LAST_SECOND.try_with(|last| {
+            let (zone, at, mut text) = last.get();
+            if zone != Some(self.zone) || at != secs {
+                text = asc_text(since, offset_at(self.zone, secs))?;
+                last.set((Some(self.zone), secs, text));
+            }
+            put_millis(&mut text, since.subsec_millis());
+            Some(text)
+        });
+        match cached {
+            Ok(Some(text)) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+            // A year past 9999, or a thread being torn down.
+            _ => write_asc(f, since, offset_at(self.zone, secs)),
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS,mmm+HH:MM`: the length of an [`AscTime`] before the
+/// year 10000.
+const ASC_LEN: usize = 29;
+
+std::thread_local! {
+    /// The last second this thread wrote as an [`AscTime`]: its zone, its
+    /// seconds since the epoch, and its text.
+    static LAST_SECOND: std::cell::Cell<(Option<Zone>, u64, [u8; ASC_LEN])> =
+        const { std::cell::Cell::new((None, 0, [0; ASC_LEN])) };
+}
+
+/// Writes `millis` (below 1000) into an [`AscTime`] text.
+fn put_millis(text: &mut [u8; ASC_LEN], millis: u32) {
+    let mut value = millis;
+    for slot in text.iter_mut().skip(20).take(3).rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 
 /// Writes the time `since` the epoch on the clock face `offset` seconds
 /// from UTC, and the offset.
 fn write_asc(f: &mut fmt::Formatter<'_>, since: std::time::Duration, offset: i32) -> fmt::Result {
+    match asc_text(since, offset) {
+        Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+        None => write_wide(f, since, offset),
+    }
+}
+
+/// A time past the year 9999, through `core::fmt` (its year is wider).
+fn write_wide(f: &mut fmt::Formatter<'_>, since: std::time::Duration, offset: i32) -> fmt::Result {
+    let secs = since.as_secs().saturating_add_signed(i64::from(offset));
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let of_day = secs % 86_400;
+    let sign = if offset < 0 { '-' } else { '+' };
+    let off = offset.unsigned_abs() / 60;
+    write!(
+        f,
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02},{:03}{sign}{:02}:{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+        since.subsec_millis(),
+        off / 60,
+        off % 60
+    )
+}
+
+/// The text of the time `since` the epoch on the clock face `offset`
+/// seconds from UTC, with the offset; `None` past the year 9999.
+fn asc_text(since: std::time::Duration, offset: i32) -> Option<[u8; ASC_LEN]> {
     let secs = since.as_secs().saturating_add_signed(i64::from(offset));
     let (year, month, day) = civil_from_days(secs / 86_400);
     let of_day = secs % 86_400;
     let sign = if offset < 0 { '-' } else { '+' };
     let off = offset.unsigned_abs() / 60;
     if year > 9999 {
-        return write!(
-            f,
-            "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02},{:03}{sign}{:02}:{:02}",
-            of_day / 3600,
-            of_day / 60 % 60,
-            of_day % 60,
-            since.subsec_millis(),
-            off / 60,
-            off % 60
-        );
+        return None;
     }
     // One piece, digits by hand: this runs for every record, and
     // core::fmt's padded integers cost more than the rest of the format.
@@ -220,7 +276,7 @@ fn write_asc(f: &mut fmt::Formatter<'_>, since: std::time::Duration, offset: i32
             value /= 10;
         }
     }
-    f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+    Some(text)
 }
 
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard
@@ -299,6 +355,46 @@ mod tests {
         assert!(
             local.ends_with(&format!(",123{sign}{:02}:{:02}", off / 60, off % 60)),
             "{local}"
+        );
+    }
+
+    /// An [`AscTime`] written without the per-thread cache of the second.
+    struct Uncached(AscTime);
+
+    impl fmt::Display for Uncached {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let since = self.0.time.duration_since(UNIX_EPOCH).unwrap_or_default();
+            write_asc(f, since, offset_at(self.0.zone, since.as_secs()))
+        }
+    }
+
+    #[test]
+    fn the_cached_second_writes_what_the_whole_text_would() {
+        // Within a second, across seconds, between zones, back in time,
+        // and past the year 9999 (never cached).
+        let times = [
+            at(1_795_688_142, 123),
+            at(1_795_688_142, 999),
+            at(1_795_688_142, 0),
+            at(1_795_688_143, 7),
+            at(1_795_688_141, 500),
+            at(0, 0),
+            at(253_402_300_800, 1),
+            at(1_795_688_143, 8),
+        ];
+        for zone in [Zone::Utc, Zone::Local, Zone::Utc] {
+            for time in times {
+                let asc = AscTime { time, zone };
+                assert_eq!(
+                    asc.to_string(),
+                    Uncached(asc).to_string(),
+                    "{time:?} {zone:?}"
+                );
+            }
+        }
+        assert_eq!(
+            AscTime::utc(at(253_402_300_800, 1)).to_string(),
+            "10000-01-01 00:00:00,001+00:00"
         );
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::appender::Appender;
 use super::keys::store_seal_key;
 use super::{Error, Step};
+use crate::SealKey;
 
 /// The most a keyed log stages before handing records over: a key file left
 /// behind by a crash is at most this (plus one record) behind the log, well
@@ -36,16 +37,31 @@ impl KeyStore {
         log: &Path,
         appender: &mut Appender,
     ) -> Result<(), Error> {
-        let (Some(path), Some(key)) = (&self.path, appender.seal()) else {
+        let Some(key) = appender.seal() else {
             return Ok(());
         };
-        let stored = match file.sync_data() {
-            Ok(()) => store_seal_key(path, key).map_err(|e| (Step::StoreKey, e)),
-            Err(e) => Err((Step::Sync, Error::io(log, Step::Sync, e))),
-        };
-        stored.map_err(|(step, e)| {
+        self.follow(file, log, key).map_err(|(step, e)| {
             appender.set_broken(step);
             e
         })
+    }
+
+    /// Makes the records handed to the OS durable, then replaces the key
+    /// file with `key`, the key state after the newest of them (a group
+    /// write's batch: one key file replacement per batch, not per record).
+    /// On failure, the step that failed: the caller stops the appender.
+    pub(crate) fn follow(
+        &self,
+        file: &File,
+        log: &Path,
+        key: &SealKey,
+    ) -> Result<(), (Step, Error)> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        match file.sync_data() {
+            Ok(()) => store_seal_key(path, key).map_err(|e| (Step::StoreKey, e)),
+            Err(e) => Err((Step::Sync, Error::io(log, Step::Sync, e))),
+        }
     }
 }

@@ -30,7 +30,7 @@
 //! | --- | --- |
 //! | `file` | the handle of an open log: [`LogFile`] |
 //! | `options` | how to open one: [`OpenOptions`], the steps of an open |
-//! | `shared` | what the handle and its flusher share: the chain under its lock, group commit |
+//! | `shared` | what the handle and its flusher share: the chain under its lock, group write and commit |
 //! | `rotation` | when a log rotates and what it keeps: [`Rotation`] |
 //! | `rotate` | rotation that keeps the chain: the steps of a rotation, finishing one a crash cut short |
 //! | `retention` | removing rotated files by policy, stating each in the chain first |
@@ -43,6 +43,7 @@
 //! | `journal` | the torn-tail journal's format, and how it proves itself ([`JournalFault`]) |
 //! | `recovery_fs` | the filesystem operations of recovery, behind a trait a test can fail at each step |
 //! | `group_commit` | concurrent appenders share one `fdatasync` |
+//! | `group_write` | concurrent appenders share one `write(2)`, outside the chain's lock |
 //! | `keys` | key files of keyed chains: [`create_key_pair`], [`read_seal_key`] |
 //! | `flusher` | the background flush of [`Durability::Buffered`] |
 //! | `scratch` | a record buffer per thread, formatted outside the lock |
@@ -71,6 +72,7 @@ mod file;
 mod flusher;
 mod format;
 mod group_commit;
+mod group_write;
 mod journal;
 mod key_store;
 mod keys;

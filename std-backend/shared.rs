@@ -1,6 +1,11 @@
 //! What the handler and its flusher thread share: the chain and the file
-//! under one lock (with the rotation state), group commit, the count of
-//! records lost.
+//! under one lock (with the rotation state), the pen (group write), group
+//! commit, the count of records lost.
+//!
+//! With `Flush` and `Sync`, an appender stages its record under the chain's
+//! lock, lets go of it, and waits until a group write (`group_write`) has
+//! handed its record to the OS; a keyed log's key file follows once per
+//! write, not once per record.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -8,9 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
-use super::appender::{staging_error, Appender};
+use super::appender::{staging_error, Appender, Batch};
 use super::format::Format;
 use super::group_commit::GroupCommit;
+use super::group_write::{GroupWrite, Unwritten};
 use super::key_store::KeyStore;
 use super::recovery_fs::RecoveryFs;
 use super::rotate::rotate;
@@ -40,6 +46,8 @@ pub(crate) struct Shared {
     /// A keyed log's key file, replaced under the lock.
     pub(crate) keys: KeyStore,
     pub(crate) group: GroupCommit,
+    /// Appenders sharing writes; its pen is held by whatever writes.
+    pub(crate) writes: GroupWrite,
     /// Records that front ends could not write, stated by the next one.
     pub(crate) unlogged: AtomicU64,
     /// What records are written through: the filesystem, or a test's fault
@@ -66,6 +74,7 @@ impl Shared {
             state: Mutex::new(state),
             keys,
             group: GroupCommit::default(),
+            writes: GroupWrite::default(),
             unlogged: AtomicU64::new(0),
             fs,
         }
@@ -74,6 +83,11 @@ impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // Nothing under this lock panics, so a poisoned state is whole.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the pen, to write under the chain's lock (taken after it).
+    pub(crate) fn pen(&self) -> MutexGuard<'_, ()> {
+        self.writes.pen()
     }
 
     pub(crate) fn broken(&self, step: Step) -> Error {
@@ -102,6 +116,7 @@ impl Shared {
             .hand_over(&*self.fs, &state.file)
             .map_err(|e| Error::io(&self.path, Step::Write, e))?;
         self.group.written(ticket);
+        self.writes.written(ticket);
         Ok(ticket)
     }
 
@@ -110,61 +125,140 @@ impl Shared {
         self.keys.keep(&state.file, &self.path, &mut state.appender)
     }
 
-    /// Appends a formatted draft: under the lock, rotate first if a rotation
-    /// is due, seal the record (hashing only its tail) and stage it, and hand
-    /// it to the OS unless buffering; outside the lock, wait for a sync
-    /// covering it (durability `Sync`).
-    pub(crate) fn append(&self, draft: &mut Draft<RECORD_CAPACITY>) -> Result<Head, Error> {
-        let (head, durable) = {
+    /// Appends a formatted draft at `now`: under the lock, rotate first if a
+    /// rotation is due, seal the record (hashing only its tail) and stage it;
+    /// then, unless buffering, make sure it is handed to the OS (a group
+    /// write) and, with durability `Sync`, wait for a sync covering it.
+    pub(crate) fn append(
+        &self,
+        draft: &mut Draft<RECORD_CAPACITY>,
+        now: SystemTime,
+    ) -> Result<Head, Error> {
+        let buffered = self.durability == Durability::Buffered;
+        // A rotation writes under the lock, so it holds the pen too. (Declared
+        // first, dropped last: the chain's lock goes before the pen.)
+        let mut pen = None;
+        let mut state = self.lock();
+        if self.rotation_due(&state, now) {
+            drop(state);
+            pen = Some(self.pen());
+            state = self.lock();
+            self.rotate_if_due(&mut state, now);
+        }
+        if let Some(step) = state.appender.broken() {
+            return Err(self.broken(step));
+        }
+        if self.group.failed() {
+            return Err(self.broken(Step::Sync));
+        }
+        let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
+        let mark = state.appender.mark();
+        let head = match state
+            .appender
+            .stage(draft, SystemClock::timestamp(now), unlogged)
+        {
+            Ok(head) => head,
+            Err(e) => {
+                self.unlogged.fetch_add(unlogged, Ordering::Relaxed);
+                return Err(staging_error(&self.path, e));
+            }
+        };
+        if buffered && state.appender.staged_bytes() >= self.buffer_size {
+            if let Err(e) = self.write(&mut state) {
+                // Nothing of the record stays: not in the file, not staged.
+                state.appender.unstage(mark);
+                self.unlogged.fetch_add(unlogged, Ordering::Relaxed);
+                return Err(e);
+            }
+            self.keep_key(&mut state)?;
+        }
+        // A record a failed group write takes back is followed by one with
+        // the same `seq`: the file's first `seq` noted here stays right.
+        if let Some(rotor) = state.rotor.as_mut() {
+            rotor.appended(head, now);
+        }
+        if buffered {
+            return Ok(head);
+        }
+        state.appender.wait_for_newest();
+        let ticket = state.appender.newest_staged();
+        let file = Arc::clone(&state.file);
+        drop(state);
+        drop(pen);
+        self.write_through(ticket)?;
+        if self.durability == Durability::Sync {
+            self.wait_durable(ticket, &file)?;
+        }
+        Ok(head)
+    }
+
+    /// Returns once the record with `ticket`, staged by the caller, is in
+    /// the OS's hands: carried by a group write, led by this thread or
+    /// another.
+    fn write_through(&self, ticket: u64) -> Result<(), Error> {
+        let take = || {
             let mut state = self.lock();
             if let Some(step) = state.appender.broken() {
                 return Err(self.broken(step));
             }
-            if self.group.failed() {
-                return Err(self.broken(Step::Sync));
-            }
-            let now = SystemTime::now();
-            self.rotate_if_due(&mut state, now);
-            let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
-            let mark = state.appender.mark();
-            let staged = state
-                .appender
-                .stage(draft, SystemClock::timestamp(now), unlogged)
-                .map_err(|e| staging_error(&self.path, e));
-            let result = staged.and_then(|head| {
-                let hand_over = self.durability != Durability::Buffered
-                    || state.appender.staged_bytes() >= self.buffer_size;
-                if !hand_over {
-                    return Ok((head, None));
-                }
-                let ticket = self.write(&mut state)?;
-                Ok((head, Some((ticket, Arc::clone(&state.file)))))
-            });
-            match result {
-                Ok(done) => {
-                    if done.1.is_some() {
-                        self.keep_key(&mut state)?;
-                    }
-                    if let Some(rotor) = state.rotor.as_mut() {
-                        rotor.appended(done.0, now);
-                    }
-                    done
-                }
-                Err(e) => {
-                    // Nothing of the record stays: not in the file, not staged.
-                    state.appender.unstage(mark);
-                    self.unlogged.fetch_add(unlogged, Ordering::Relaxed);
-                    return Err(e);
-                }
+            let file = Arc::clone(&state.file);
+            match state.appender.take_batch(&file) {
+                Some(batch) => Ok(batch),
+                // Neither written nor staged nor taken back: only a broken
+                // appender loses records so, and that was checked above.
+                None => Err(self.broken(Step::Write)),
             }
         };
-        match durable {
-            Some((ticket, file)) if self.durability == Durability::Sync => {
-                self.wait_durable(ticket, &file)?
+        self.writes
+            .wait_written(ticket, take, |batch| self.write_batch(batch))
+            .map_err(|e| match e {
+                Unwritten::Lost(e) => Error::io(&self.path, Step::Write, e),
+                Unwritten::Failed(e) => e,
+            })
+    }
+
+    /// Hands a batch to the OS, holding the pen but not the chain's lock,
+    /// then a keyed log's key file follows it. If the write fails, the file
+    /// is cut back to its length before the batch, and the batch and every
+    /// record staged after it are taken back: the chain's head and key go
+    /// back to where they stood before it, the lost records' `unlogged`
+    /// counts are given back, and each of their appenders hears the error.
+    fn write_batch(&self, batch: Batch) -> Result<(), Error> {
+        let written = self.fs.write_all(&batch.file, &batch.bytes);
+        let mut state = self.lock();
+        if let Err(e) = written {
+            if self.fs.set_len(&batch.file, state.appender.len()).is_err() {
+                state.appender.set_broken(Step::Cut);
             }
-            _ => {}
+            let lost = state.appender.batch_failed(batch);
+            drop(state);
+            self.unlogged.fetch_add(lost.unlogged, Ordering::Relaxed);
+            self.writes.lose(lost.after, lost.last, lost.waiters, &e);
+            return Err(Error::io(&self.path, Step::Write, e));
         }
-        Ok(head)
+        let (last, seal, file) = (batch.last, batch.seal.clone(), Arc::clone(&batch.file));
+        state.appender.batch_written(batch);
+        self.group.written(last);
+        self.writes.written(last);
+        drop(state);
+        if let Some(seal) = seal {
+            if let Err((step, e)) = self.keys.follow(&file, &self.path, &seal) {
+                self.lock().appender.set_broken(step);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the log's rotation policy says it is time.
+    fn rotation_due(&self, state: &State, now: SystemTime) -> bool {
+        match &state.rotor {
+            Some(rotor) => rotor.due(
+                state.appender.len() + state.appender.staged_bytes() as u64,
+                now,
+            ),
+            None => false,
+        }
     }
 
     /// Rotates the log if its policy says it is time. A rotation that fails
@@ -172,14 +266,7 @@ impl Shared {
     /// [`LogFile::rotation_error`](super::LogFile::rotation_error); the
     /// record that triggered it is appended all the same.
     fn rotate_if_due(&self, state: &mut State, now: SystemTime) {
-        let due = match &state.rotor {
-            Some(rotor) => rotor.due(
-                state.appender.len() + state.appender.staged_bytes() as u64,
-                now,
-            ),
-            None => false,
-        };
-        if due {
+        if self.rotation_due(state, now) {
             self.rotate_now(state, now);
         }
     }
@@ -196,6 +283,7 @@ impl Shared {
     /// Hands staged records to the OS; returns the newest ticket and the
     /// file that holds it.
     pub(crate) fn flush(&self) -> Result<(u64, Arc<File>), Error> {
+        let _pen = self.pen();
         let mut state = self.lock();
         if let Some(step) = state.appender.broken() {
             return Err(self.broken(step));

@@ -7,7 +7,7 @@ use immutable_log::std_backend::Durability;
 
 use crate::common::{Measured, Res};
 use crate::peers::TracingWriter;
-use crate::{limits, peers, subject};
+use crate::{events, limits, peers, subject};
 
 /// One contender of a workload.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -30,10 +30,14 @@ pub enum Contender {
     AuditTrailVerify,
     /// SHA-256 over the blocks alone.
     LimitVerify,
+    /// immutable-log's `TracingLayer` with this durability, on events with fields.
+    Layer(Durability),
+    /// A `fmt` layer through `tracing-appender` (blocking or not), on the same events.
+    EventsAppender(bool),
 }
 
 /// Every contender with its command-line name.
-const NAMES: [(Contender, &str); 17] = [
+const NAMES: [(Contender, &str); 21] = [
     (Contender::Log(Durability::Buffered, false), "log-buffered"),
     (Contender::Log(Durability::Flush, false), "log-flush"),
     (Contender::Log(Durability::Sync, false), "log-sync"),
@@ -63,6 +67,13 @@ const NAMES: [(Contender, &str); 17] = [
     (Contender::LogVerify, "log-verify"),
     (Contender::AuditTrailVerify, "audit-trail-verify"),
     (Contender::LimitVerify, "limit-verify"),
+    (Contender::Layer(Durability::Flush), "layer-flush"),
+    (Contender::Layer(Durability::Buffered), "layer-buffered"),
+    (Contender::EventsAppender(true), "events-appender-blocking"),
+    (
+        Contender::EventsAppender(false),
+        "events-appender-nonblocking",
+    ),
 ];
 
 /// The log file [`Contender::LogVerify`] and [`Contender::LimitVerify`] read.
@@ -106,6 +117,9 @@ impl Contender {
                 "limit".into()
             }
             Contender::LogVerify => "immutable-log `verify_path`".into(),
+            Contender::Layer(durability) => format!("immutable-log `TracingLayer` `{durability}`"),
+            Contender::EventsAppender(true) => "`fmt` + `tracing-appender` blocking".into(),
+            Contender::EventsAppender(false) => "`fmt` + `tracing-appender` non-blocking".into(),
         }
     }
 
@@ -134,6 +148,10 @@ impl Contender {
                 peers::audit_trail_verify(&dir.join(VERIFY_AUDIT_TRAIL), records)
             }
             Contender::LimitVerify => limits::verify(&dir.join(VERIFY_LOG), records),
+            Contender::Layer(durability) => events::layer(dir, threads, per_thread, durability),
+            Contender::EventsAppender(blocking) => {
+                events::appender(dir, threads, per_thread, blocking)
+            }
         }
     }
 }

@@ -138,7 +138,36 @@ fn workloads(counts: &Counts) -> Vec<Workload> {
             peers: vec![Contender::Log(Durability::Sync, false)],
             limit: None,
         },
+        events(1, counts.flush),
+        events(8, counts.flush),
     ]
+}
+
+/// `tracing` events with fields (`events.rs`): immutable-log's `TracingLayer`
+/// beside a `fmt` layer through `tracing-appender`, at `threads` threads.
+fn events(threads: usize, records: usize) -> Workload {
+    let label = format!("{}, `tracing` events", threads_label(threads));
+    Workload {
+        id: if threads == 1 { "1-events" } else { "8-events" },
+        label: label.clone(),
+        threads,
+        records,
+        rows: vec![
+            (
+                format!("{label}, `flush`"),
+                Contender::Layer(Durability::Flush),
+            ),
+            (
+                format!("{label}, `buffered`"),
+                Contender::Layer(Durability::Buffered),
+            ),
+        ],
+        peers: vec![
+            Contender::EventsAppender(true),
+            Contender::EventsAppender(false),
+        ],
+        limit: None,
+    }
 }
 
 fn threads_label(threads: usize) -> String {

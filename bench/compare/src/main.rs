@@ -10,11 +10,12 @@
 //! Environment (for `table`): `COMPARE_RUNS` (5), `COMPARE_BUFFERED_RECORDS`
 //! (500000), `COMPARE_FLUSH_RECORDS` (200000), `COMPARE_VERIFY_RECORDS`
 //! (1000000), `COMPARE_SYNC_RECORDS` (500), `COMPARE_ONLY` (workload ids,
-//! comma-separated: `1-buffered,1-flush,8-flush,500-flush,500-buffered,8-buffered,verify,keyed`).
+//! comma-separated: `1-buffered,1-flush,8-flush,500-flush,500-buffered,8-buffered,verify,keyed,1-events,8-events`).
 
 mod common;
 mod contender;
 mod driver;
+mod events;
 mod limits;
 mod peers;
 mod subject;

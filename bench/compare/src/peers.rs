@@ -122,7 +122,7 @@ pub fn tracing(
 /// Waits (at most a minute) until the file at `path` holds `lines` lines,
 /// polling its size (every line is as long as the first: fixed-width time,
 /// the same message width); the line count is checked after the clock stops.
-fn wait_for_lines(path: &Path, lines: u64) -> Res<()> {
+pub fn wait_for_lines(path: &Path, lines: u64) -> Res<()> {
     let mut first = [0u8; 4096];
     let read = File::open(path)?.read(&mut first)?;
     let line = first[..read]
@@ -149,7 +149,7 @@ pub fn fern(dir: &Path, threads: usize, per_thread: usize) -> Res<Measured> {
         .format(|out, message, record| {
             out.finish(format_args!(
                 "{} - {} - {}",
-                AscTime(SystemTime::now()),
+                AscTime::local(SystemTime::now()),
                 record.level(),
                 message
             ))
