@@ -26,7 +26,7 @@
 
 #![no_std]
 #![no_main]
-#![cfg_attr(any(feature = "icount", feature = "nolog"), allow(dead_code, unused_imports))]
+#![cfg_attr(any(feature = "icount", feature = "nolog", feature = "flash"), allow(dead_code, unused_imports))]
 
 #[cfg(any(
     all(feature = "m4", feature = "m0"),
@@ -39,6 +39,10 @@ compile_error!("choose the board: `--features m4`, `m0` or `rv`");
 
 mod board;
 mod cs;
+#[cfg(feature = "flash")]
+mod flash_demo;
+#[cfg(feature = "flash")]
+mod host_file;
 mod uart;
 
 // thumbv6m and rv32imc have atomic load and store, not read-modify-write:
@@ -200,11 +204,13 @@ fn main() -> ! {
     board::init();
     #[cfg(feature = "icount")]
     bench();
-    #[cfg(not(feature = "icount"))]
+    #[cfg(feature = "flash")]
+    flash_demo::run();
+    #[cfg(not(any(feature = "icount", feature = "flash")))]
     scenario();
 }
 
-#[cfg(not(feature = "icount"))]
+#[cfg(not(any(feature = "icount", feature = "flash")))]
 fn scenario() -> ! {
     #[cfg(not(feature = "nolog"))]
     {
