@@ -36,6 +36,7 @@
 //! | `interrupt` | whether the caller is an interrupt handler ([`in_interrupt`]) |
 //! | `queue` | a `static` queue of whole framed records, drained by the application ([`Queue`]) |
 //! | `queued` | the text chain over a queue: short critical sections, no sink I/O ([`QueuedChain`]) |
+//! | `queued_tree` | the tree's right edge a queued chain keeps as it appends (feature `tree`) |
 //! | `compact` | the compact binary encoding: COBS frames, chain state, gaps ([`CompactChain`], [`CompactVerifier`]) |
 //! | `json` | reading `block_json`: the strict validator, the fast reader, unescaping ([`JsonFault`]) |
 //! | `record` | reading one record: the [`Record`] view, [`records()`] |
@@ -77,6 +78,8 @@ pub mod mock_flash;
 pub mod note;
 mod queue;
 mod queued;
+#[cfg(feature = "tree")]
+mod queued_tree;
 mod record;
 mod recovery;
 mod resume;
@@ -90,7 +93,7 @@ mod writer;
 pub use chain::{AppendError, Chain, FlushError};
 pub use checkpoint::{
     origin, parse_checkpoint, AnyCheckpoint, Checkpoint, CheckpointError, Checkpointer, Origin,
-    TreeCheckpoint, TreeOrigin, TREE_ORIGIN_PREFIX,
+    TreeCheckpoint, TreeHead, TreeOrigin, TREE_ORIGIN_PREFIX,
 };
 pub use clock::{Clock, NoClock, Timestamp};
 pub use compact::{CompactChain, CompactHead, CompactVerdict, CompactVerifier};

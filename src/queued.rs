@@ -56,6 +56,9 @@ struct State<S> {
     seal: S,
     /// Records lost that no queued record has reported yet.
     unlogged: u32,
+    /// The tree of the records queued.
+    #[cfg(feature = "tree")]
+    tree: crate::queued_tree::TreeEdge,
 }
 
 impl<S> State<S> {
@@ -116,6 +119,9 @@ impl<'q, C, const N: usize, const Q: usize, S> QueuedChain<'q, C, N, Q, S> {
                 started,
                 seal,
                 unlogged: 0,
+                // A resumed chain has no tree: its earlier records were not seen.
+                #[cfg(feature = "tree")]
+                tree: crate::queued_tree::TreeEdge::new(started),
             })),
             clock,
         }
@@ -138,6 +144,17 @@ impl<'q, C, const N: usize, const Q: usize, S> QueuedChain<'q, C, N, Q, S> {
     /// Counts one record as lost, to be reported by the next record queued.
     pub fn note_unlogged(&self) {
         self.with(|s| s.unlogged = s.unlogged.saturating_add(1));
+    }
+
+    /// The Merkle tree of the records queued so far (feature `tree`): its
+    /// size, root and origin, for a checkpoint
+    /// ([`TreeHead::checkpoint`](crate::TreeHead::checkpoint)). `None` before
+    /// the first record, and for a chain made with `resume` or `sealed`
+    /// after a head (it never saw the records before). Reads the root in a
+    /// critical section: `popcount(size) - 1` node hashes.
+    #[cfg(feature = "tree")]
+    pub fn tree_head(&self) -> Option<crate::TreeHead> {
+        self.with(|s| s.tree.head()).flatten()
     }
 
     /// The queue this chain fills.
@@ -231,6 +248,8 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
         let mut link = link_after(state.head());
         let mut len = 0;
         let mut start_hashes = None;
+        #[cfg(feature = "tree")]
+        let mut start_digest = None;
         if seal.is_keyed() && !state.started {
             let start = start.ok_or(EnqueueError::Full)?;
             let tail = Tail {
@@ -242,6 +261,10 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
             let digest = start.close(&tail);
             let tag = seal.tag(link.seq, &digest).map_err(EnqueueError::Seal)?;
             seal.advance(SealedRecord { tag, digest }, Token(()));
+            #[cfg(feature = "tree")]
+            {
+                start_digest = Some(digest);
+            }
             len += counted(start, &link.prev, &tag);
             start_hashes = Some((link.prev, tag));
             link = link_after(Some(Head {
@@ -263,6 +286,15 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
             return Err(EnqueueError::TooLong);
         }
         let reservation = self.queue.reserve(cs, len).ok_or(EnqueueError::Full)?;
+        // Queued for sure from here: the tree takes its leaves (the digest,
+        // not a keyed chain's tag).
+        #[cfg(feature = "tree")]
+        {
+            if let (Some((_, start_tag)), Some(start_digest)) = (start_hashes, start_digest) {
+                state.tree.push(&start_tag, &start_digest);
+            }
+            state.tree.push(&hash, &digest);
+        }
         let head = Head {
             seq: link.seq,
             hash,
