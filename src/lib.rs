@@ -36,7 +36,7 @@
 //! | `interrupt` | whether the caller is an interrupt handler ([`in_interrupt`]) |
 //! | `queue` | a `static` queue of whole framed records, drained by the application ([`Queue`]) |
 //! | `queued` | the text chain over a queue: short critical sections, no sink I/O ([`QueuedChain`]) |
-//! | `queued_tree` | the tree's right edge a queued chain keeps as it appends (feature `tree`) |
+//! | `queued_tree` | the Merkle tree a queued chain keeps as it appends (`ChainTree`, feature `tree`) |
 //! | `compact` | the compact binary encoding: COBS frames, chain state, gaps ([`CompactChain`], [`CompactVerifier`]) |
 //! | `json` | reading `block_json`: the strict validator, the fast reader, unescaping ([`JsonFault`]) |
 //! | `record` | reading one record: the [`Record`] view, [`records()`] |
@@ -107,6 +107,8 @@ pub use level::Level;
 pub use log_facade::{Enqueue, Logger, QueueLogger};
 pub use queue::{DrainError, Queue, MAX_IN_FLIGHT};
 pub use queued::{EnqueueError, QueuedChain};
+#[cfg(feature = "tree")]
+pub use queued_tree::ChainTree;
 pub use record::{records, ReadFault, Record, RecordFault, Records};
 pub use resume::{peek_head, resume, resume_keyed, KeyedFault, ResumeError, Resumed};
 pub use seal::{Key, Plain, Seal, SealError, SealKey, SealedRecord, VerifyKey};

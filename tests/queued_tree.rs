@@ -7,7 +7,8 @@
 
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
 use immutable_log::{
-    BlockHasher, Hash, Key, Level, NoClock, Queue, QueuedChain, SealKey, TreeCheckpoint, TreeOrigin,
+    BlockHasher, ChainTree, Hash, Key, Level, NoClock, Queue, QueuedChain, SealKey, TreeCheckpoint,
+    TreeOrigin,
 };
 use sha2::Sha256;
 
@@ -42,7 +43,8 @@ fn drained<const Q: usize>(queue: &Queue<Q>) -> Vec<u8> {
 #[test]
 fn the_tree_head_is_the_root_of_the_records_queued() {
     let queue = Queue::<4096>::new();
-    let chain: QueuedChain<NoClock, 512, 4096> = QueuedChain::new(&queue, NoClock);
+    let tree = ChainTree::new();
+    let chain: QueuedChain<NoClock, 512, 4096> = QueuedChain::new(&queue, NoClock).with_tree(&tree);
     assert_eq!(chain.tree_head(), None);
     let mut log = Vec::new();
     for i in 0..37u32 {
@@ -73,7 +75,8 @@ fn the_tree_head_is_the_root_of_the_records_queued() {
 #[test]
 fn records_lost_to_a_full_queue_are_not_leaves() {
     let queue = Queue::<1024>::new();
-    let chain: QueuedChain<NoClock, 512, 1024> = QueuedChain::new(&queue, NoClock);
+    let tree = ChainTree::new();
+    let chain: QueuedChain<NoClock, 512, 1024> = QueuedChain::new(&queue, NoClock).with_tree(&tree);
     let mut lost = 0;
     for i in 0..10u32 {
         if chain
@@ -95,12 +98,14 @@ fn records_lost_to_a_full_queue_are_not_leaves() {
 #[test]
 fn a_keyed_chain_s_leaves_are_digests_and_its_start_record_is_leaf_0() {
     let queue = Queue::<4096>::new();
+    let tree = ChainTree::new();
     let chain: QueuedChain<NoClock, 512, 4096, SealKey> = QueuedChain::sealed(
         &queue,
         NoClock,
         None,
         SealKey::new(Key::from_bytes([9; 32])),
-    );
+    )
+    .with_tree(&tree);
     let mut log = Vec::new();
     for i in 0..5u32 {
         chain
@@ -119,12 +124,31 @@ fn a_keyed_chain_s_leaves_are_digests_and_its_start_record_is_leaf_0() {
 }
 
 #[test]
-fn a_resumed_chain_has_no_tree_head() {
+fn a_chain_without_a_tree_or_resumed_after_records_has_no_tree_head() {
     let queue = Queue::<4096>::new();
-    let chain: QueuedChain<NoClock, 512, 4096> = QueuedChain::new(&queue, NoClock);
-    let head = chain.append(Level::Info, format_args!("first")).unwrap();
-    let resumed: QueuedChain<NoClock, 512, 4096> = QueuedChain::resume(&queue, NoClock, Some(head));
+    let plain: QueuedChain<NoClock, 512, 4096> = QueuedChain::new(&queue, NoClock);
+    let head = plain.append(Level::Info, format_args!("first")).unwrap();
+    assert_eq!(plain.tree_head(), None);
+    // Resumed after record 0, with a new tree: its first leaf would be
+    // record 1, so it gives no head, then or later.
+    let tree = ChainTree::new();
+    let resumed: QueuedChain<NoClock, 512, 4096> =
+        QueuedChain::resume(&queue, NoClock, Some(head)).with_tree(&tree);
     resumed.append(Level::Info, format_args!("second")).unwrap();
+    resumed.append(Level::Info, format_args!("third")).unwrap();
     assert_eq!(resumed.tree_head(), None);
-    assert!(chain.tree_head().is_some());
+}
+
+#[test]
+fn a_static_chain_with_its_tree_gives_checkpoints() {
+    static QUEUE: Queue<2048> = Queue::new();
+    static TREE: ChainTree = ChainTree::new();
+    static LOG: QueuedChain<NoClock, 512, 2048> =
+        QueuedChain::new(&QUEUE, NoClock).with_tree(&TREE);
+    LOG.append(Level::Info, format_args!("one")).unwrap();
+    LOG.append(Level::Info, format_args!("two")).unwrap();
+    let log = drained(&QUEUE);
+    let (root, size) = their_root(leaves(&log).iter().map(|(d, _)| *d));
+    let head = LOG.tree_head().unwrap();
+    assert_eq!((head.root.as_bytes().to_vec(), head.size), (root, size));
 }

@@ -41,8 +41,10 @@ mod board;
 mod cs;
 #[cfg(feature = "flash")]
 mod flash_demo;
-#[cfg(feature = "flash")]
+#[cfg(any(feature = "flash", feature = "tree"))]
 mod host_file;
+#[cfg(feature = "tree")]
+mod tree_demo;
 mod uart;
 
 // thumbv6m and rv32imc have atomic load and store, not read-modify-write:
@@ -129,8 +131,11 @@ static QUEUE: immutable_log::Queue<Q> = immutable_log::Queue::new();
 
 #[cfg(all(not(feature = "nolog"), not(feature = "compact")))]
 type Log = immutable_log::QueuedChain<'static, TickClock, N, Q>;
-#[cfg(all(not(feature = "nolog"), not(feature = "compact")))]
+#[cfg(all(not(feature = "nolog"), not(feature = "compact"), not(feature = "tree")))]
 static LOG: Log = Log::new(&QUEUE, TickClock);
+/// With `tree`, the chain keeps the Merkle tree of its records in `TREE`.
+#[cfg(all(not(feature = "nolog"), not(feature = "compact"), feature = "tree"))]
+static LOG: Log = Log::new(&QUEUE, TickClock).with_tree(&tree_demo::TREE);
 
 #[cfg(all(not(feature = "nolog"), feature = "compact"))]
 type Log = immutable_log::CompactChain<'static, TickClock, N, Q>;
@@ -256,6 +261,8 @@ fn scenario() -> ! {
         }
         drain();
     }
+    #[cfg(feature = "tree")]
+    tree_demo::checkpoint("cp1.txt\0");
 
     let deadline = TICKS.load(Relaxed) + DEADLINE_TICKS;
     while TIMER_WRITTEN.load(Relaxed) < TIMER_RECORDS || STAGE.load(Relaxed) != NESTED_DONE {
@@ -297,6 +304,8 @@ fn scenario() -> ! {
             board::exit(false);
         }
     }
+    #[cfg(feature = "tree")]
+    tree_demo::checkpoint("cp2.txt\0");
     #[cfg(feature = "stack-report")]
     board::report_stack();
     board::exit(true);
