@@ -8,8 +8,9 @@ use std::io;
 use std::path::Path;
 
 use super::recovery_fs::RecoveryFs;
+use super::tree_edge::{staged_in, Staged, TreeUnknown, TreeWorker, WriterTree};
 use super::{Error, Step, RECORD_CAPACITY};
-use crate::{Draft, Head, SealKey, SinkError, Timestamp, WriteError, Writer};
+use crate::{Draft, Head, SealKey, SinkError, Timestamp, TreeHead, WriteError, Writer};
 
 /// Where staging stood before a record, to take the record back out. For a
 /// keyed chain it holds the key from before the record, until the record is
@@ -19,6 +20,7 @@ pub(crate) struct Mark {
     bytes: usize,
     head: Option<Head>,
     seal: Option<SealKey>,
+    leaves: usize,
 }
 
 /// The writer and the file's length, kept together under the handler's mutex.
@@ -34,6 +36,10 @@ pub(crate) struct Appender {
     handed: u64,
     /// A failure that could not be undone; nothing more is written.
     broken: Option<Step>,
+    /// The tree of the file's records handed over (`keep_tree`), or why not.
+    tree: Result<TreeWorker, TreeUnknown>,
+    /// The leaves of the records staged (kept only with a tree).
+    leaves: Vec<Staged>,
 }
 
 impl Appender {
@@ -45,6 +51,42 @@ impl Appender {
             len,
             handed: 0,
             broken: None,
+            tree: Err(TreeUnknown::NotKept),
+            leaves: Vec::new(),
+        }
+    }
+
+    /// Keeps the tree of the log file's records from now on, restored from
+    /// `<log>.edge` (see `tree_edge`); the records already staged join it.
+    pub(crate) fn keep_tree(&mut self, log: &Path) {
+        let Some((staged, first_prev)) = staged_in(self.staged()) else {
+            self.tree = Err(TreeUnknown::Stale {
+                log_end: self.len,
+                log_len: self.len,
+            });
+            return;
+        };
+        let next_prev = first_prev.or(self.head().map(|h| h.hash));
+        self.tree = WriterTree::restore(log, self.len, next_prev, self.seal().is_some())
+            .and_then(TreeWorker::start);
+        self.leaves = staged;
+    }
+
+    /// The tree of every record appended (handed over or staged): `None`
+    /// while the log has none.
+    pub(crate) fn tree_head(&self) -> Result<Option<TreeHead>, TreeUnknown> {
+        match &self.tree {
+            Ok(tree) => tree.head(&self.leaves),
+            Err(e) => Err(*e),
+        }
+    }
+
+    /// Writes the tree's edge file as it stands and stops its thread (at
+    /// close).
+    pub(crate) fn persist_tree(&mut self) {
+        let tree = std::mem::replace(&mut self.tree, Err(TreeUnknown::NotKept));
+        if let Ok(tree) = tree {
+            self.tree = Err(tree.stop().err().unwrap_or(TreeUnknown::NotKept));
         }
     }
 
@@ -62,6 +104,10 @@ impl Appender {
     /// back in the old one when the rotation is undone).
     pub(crate) fn set_len(&mut self, len: u64) {
         self.len = len;
+        if let Ok(tree) = std::mem::replace(&mut self.tree, Err(TreeUnknown::Rotated)) {
+            // The old file's edge is written; the new file's tree is unknown.
+            let _ = tree.stop();
+        }
     }
 
     /// Bytes staged, not yet handed to the OS.
@@ -96,6 +142,7 @@ impl Appender {
             bytes: self.staged_bytes(),
             head: self.head(),
             seal: self.writer.seal().clone(),
+            leaves: self.leaves.len(),
         }
     }
 
@@ -107,7 +154,41 @@ impl Appender {
         timestamp: Timestamp,
         unlogged: u64,
     ) -> Result<Head, WriteError<Infallible>> {
-        self.writer.append_draft(draft, timestamp, unlogged)
+        let (before, genesis) = (self.staged_bytes(), self.head().is_none());
+        let head = self.writer.append_draft(draft, timestamp, unlogged)?;
+        if self.tree.is_ok() && genesis && self.seal().is_some() {
+            // A keyed log's first append wrote its chain-start record too:
+            // read both back (once per log).
+            match self.staged().get(before..).and_then(staged_in) {
+                Some((staged, _)) => self.leaves.extend(staged),
+                None => {
+                    self.tree = Err(TreeUnknown::Stale {
+                        log_end: self.len,
+                        log_len: self.len,
+                    })
+                }
+            }
+        } else if self.tree.is_ok() {
+            // The digest staging computed: a plain record states it, a keyed
+            // one's key state keeps it. No hashing here.
+            let digest = match self.writer.seal() {
+                Some(key) => key.last().map(|sealed| sealed.digest),
+                None => Some(head.hash),
+            };
+            match digest {
+                Some(digest) => self.leaves.push(Staged {
+                    digest,
+                    stated: head.hash,
+                }),
+                None => {
+                    self.tree = Err(TreeUnknown::Stale {
+                        log_end: self.len,
+                        log_len: self.len,
+                    })
+                }
+            }
+        }
+        Ok(head)
     }
 
     /// Stages the records that keep a torn tail found at `offset`.
@@ -117,8 +198,24 @@ impl Appender {
         offset: u64,
         timestamp: Timestamp,
     ) -> Result<Option<Head>, WriteError<Infallible>> {
-        self.writer
-            .append_recovered::<RECORD_CAPACITY>(torn, offset, timestamp)
+        let before = self.staged_bytes();
+        let head = self
+            .writer
+            .append_recovered::<RECORD_CAPACITY>(torn, offset, timestamp)?;
+        if self.tree.is_ok() {
+            // Rare (a torn tail at open): read the records back.
+            let new = self.staged().get(before..).and_then(staged_in);
+            match new {
+                Some((staged, _)) => self.leaves.extend(staged),
+                None => {
+                    self.tree = Err(TreeUnknown::Stale {
+                        log_end: self.len,
+                        log_len: self.len,
+                    })
+                }
+            }
+        }
+        Ok(head)
     }
 
     /// Takes everything staged since `mark` back out, head included: for a
@@ -127,6 +224,7 @@ impl Appender {
         let mut bytes = std::mem::take(self.writer.sink_mut());
         bytes.truncate(mark.bytes);
         self.writer = Writer::sealed(bytes, mark.head, mark.seal);
+        self.leaves.truncate(mark.leaves);
     }
 
     /// Hands every staged record to the OS in one write, and returns the
@@ -153,6 +251,13 @@ impl Appender {
         self.len += bytes.len() as u64;
         self.writer.sink_mut().clear();
         self.handed += 1;
+        let leaves = std::mem::take(&mut self.leaves);
+        if let Ok(tree) = &self.tree {
+            // The batch's node hashing, on the tree's thread.
+            if let Err(e) = tree.handed(leaves, self.len) {
+                self.tree = Err(e);
+            }
+        }
         Ok(self.handed)
     }
 }
