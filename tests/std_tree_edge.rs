@@ -258,7 +258,9 @@ fn a_long_buffered_run_writes_the_edge_as_it_goes() {
         append(&log, i, 100);
         i += 100;
     }
-    // Written during the run, before any close.
+    // Written during the run, before any close (by the tree's thread: a
+    // tree head waits for it to be done with every batch handed over).
+    log.tree_head().unwrap();
     let edge = fs::read(edge_of(&path)).unwrap();
     assert!(edge.starts_with(b"ILEDGE1\n") || edge[2304..].starts_with(b"ILEDGE1\n"));
     assert_tree(&log);
