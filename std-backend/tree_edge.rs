@@ -27,7 +27,9 @@
 //! **Restored at open** in O(1) of the log's size: read the slot with the
 //! highest generation that checks, then read the log only after its
 //! `log_end` (at most [`PERSIST_EVERY`] and one batch after a crash; more
-//! than [`CATCH_UP_MAX`] and the edge is left unknown). **Stale** edges are
+//! than [`CATCH_UP_MAX`] and the edge is left unknown). With no edge file
+//! (or no slot that checks), a log of at most [`CATCH_UP_MAX`] bytes is read
+//! from its start; a longer one has no tree. **Stale** edges are
 //! detected: the log must be at least `log_end` bytes long; the record
 //! after `log_end` must link to `last_stated` (its `prev_hash`), and each
 //! record read checks as the verifier checks it; with no record after it,
@@ -68,7 +70,8 @@ pub const CATCH_UP_MAX: u64 = 4 << 20;
 pub enum TreeUnknown {
     /// The log was not opened with `keep_tree(true)`.
     NotKept,
-    /// The log has records but no `<log>.edge` with a slot that checks.
+    /// The log has more than [`CATCH_UP_MAX`] bytes of records and no
+    /// `<log>.edge` with a slot that checks.
     NoEdge,
     /// The edge does not fit the log: it is shorter than the edge's
     /// `log_end`, or the record there does not link to the edge's last one.
@@ -96,7 +99,10 @@ impl fmt::Display for TreeUnknown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TreeUnknown::NotKept => f.write_str("the log was not opened with keep_tree"),
-            TreeUnknown::NoEdge => f.write_str("no edge file (or no slot in it that checks)"),
+            TreeUnknown::NoEdge => write!(
+                f,
+                "no edge file (or no slot in it that checks), and more than {CATCH_UP_MAX} bytes of log to read"
+            ),
             TreeUnknown::Stale { log_end, log_len } => write!(
                 f,
                 "the edge file is stale: it ends at byte {log_end}, which is not where a \
@@ -258,7 +264,9 @@ impl WriterTree {
         let newest = slots.into_iter().flatten().max_by_key(|s| s.generation);
         let mut slot = match newest {
             Some(slot) => slot,
-            None if log_len == 0 => Slot {
+            // No edge yet (a log kept without one so far, or both slots
+            // damaged): built from the log's start if it is small enough.
+            None if log_len <= CATCH_UP_MAX => Slot {
                 generation: 0,
                 log_end: 0,
                 last_stated: Hash::GENESIS,
