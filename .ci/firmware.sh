@@ -7,7 +7,8 @@
 # capture must be intact, hold the nested records and report the lost ones. A
 # copy with one byte changed must fail (exit 1); a compact capture with bytes
 # cut out of the middle must verify as incomplete (exit 4) with the right seq
-# range. Then print the numbers table (examples/firmware/numbers.sh).
+# range. Then the flash ring and the tree checkpoints
+# (.ci/firmware-ring-tree.sh), and the numbers table (examples/firmware/numbers.sh).
 #
 # Called by .ci/run; runs on its own too: `bash .ci/firmware.sh`.
 # Installs what it needs: qemu-system-arm and qemu-system-misc (apt), the
@@ -170,6 +171,8 @@ fi
 
 # The defmt variant: its own script (verify, decode --elf, a changed byte, its numbers).
 bash "$ROOT/.ci/firmware_defmt.sh"
+# The flash ring and the tree checkpoints (issues 12 and 14).
+bash "$ROOT/.ci/firmware-ring-tree.sh"
 
 say "numbers (examples/firmware/numbers.sh)"
 OUT=$ROOT/target/firmware-numbers bash "$FW/numbers.sh"

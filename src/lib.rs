@@ -36,6 +36,7 @@
 //! | `interrupt` | whether the caller is an interrupt handler ([`in_interrupt`]) |
 //! | `queue` | a `static` queue of whole framed records, drained by the application ([`Queue`]) |
 //! | `queued` | the text chain over a queue: short critical sections, no sink I/O ([`QueuedChain`]) |
+//! | `queued_tree` | the Merkle tree a queued chain keeps as it appends (`ChainTree`, feature `tree`) |
 //! | `compact` | the compact binary encoding: COBS frames, chain state, gaps ([`CompactChain`], [`CompactVerifier`]) |
 //! | `defmt_logger` | a `#[defmt::global_logger]`: each defmt frame a compact record, through the queue (feature `defmt`) |
 //! | `json` | reading `block_json`: the strict validator, the fast reader, unescaping ([`JsonFault`]) |
@@ -85,6 +86,8 @@ pub mod mock_flash;
 pub mod note;
 mod queue;
 mod queued;
+#[cfg(feature = "tree")]
+mod queued_tree;
 mod record;
 mod recovery;
 mod resume;
@@ -98,7 +101,7 @@ mod writer;
 pub use chain::{AppendError, Chain, FlushError};
 pub use checkpoint::{
     origin, parse_checkpoint, AnyCheckpoint, Checkpoint, CheckpointError, Checkpointer, Origin,
-    TreeCheckpoint, TreeOrigin, TREE_ORIGIN_PREFIX,
+    TreeCheckpoint, TreeHead, TreeOrigin, TREE_ORIGIN_PREFIX,
 };
 pub use clock::{Clock, NoClock, Timestamp};
 pub use compact::{CompactChain, CompactHead, CompactVerdict, CompactVerifier};
@@ -112,6 +115,8 @@ pub use level::Level;
 pub use log_facade::{Enqueue, Logger, QueueLogger};
 pub use queue::{DrainError, Queue, MAX_IN_FLIGHT};
 pub use queued::{EnqueueError, QueuedChain};
+#[cfg(feature = "tree")]
+pub use queued_tree::ChainTree;
 pub use record::{records, ReadFault, Record, RecordFault, Records};
 pub use resume::{peek_head, resume, resume_keyed, KeyedFault, ResumeError, Resumed};
 pub use seal::{Key, Plain, Seal, SealError, SealKey, SealedRecord, VerifyKey};

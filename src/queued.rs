@@ -56,6 +56,9 @@ struct State<S> {
     seal: S,
     /// Records lost that no queued record has reported yet.
     unlogged: u32,
+    /// The tree missed a record (it could not be borrowed): no tree head.
+    #[cfg(feature = "tree")]
+    tree_lost: bool,
 }
 
 impl<S> State<S> {
@@ -81,6 +84,9 @@ pub struct QueuedChain<'q, C, const N: usize, const Q: usize, S = Plain> {
     queue: &'q Queue<Q>,
     state: Mutex<RefCell<State<S>>>,
     clock: C,
+    /// The Merkle tree of the records queued, if one was given.
+    #[cfg(feature = "tree")]
+    tree: Option<&'q crate::ChainTree>,
 }
 
 impl<'q, C, const N: usize, const Q: usize> QueuedChain<'q, C, N, Q> {
@@ -116,8 +122,12 @@ impl<'q, C, const N: usize, const Q: usize, S> QueuedChain<'q, C, N, Q, S> {
                 started,
                 seal,
                 unlogged: 0,
+                #[cfg(feature = "tree")]
+                tree_lost: false,
             })),
             clock,
+            #[cfg(feature = "tree")]
+            tree: None,
         }
     }
 
@@ -138,6 +148,51 @@ impl<'q, C, const N: usize, const Q: usize, S> QueuedChain<'q, C, N, Q, S> {
     /// Counts one record as lost, to be reported by the next record queued.
     pub fn note_unlogged(&self) {
         self.with(|s| s.unlogged = s.unlogged.saturating_add(1));
+    }
+
+    /// The chain keeps the Merkle tree of its records in `tree` (feature
+    /// `tree`), one leaf per record queued, so that [`tree_head`](Self::tree_head)
+    /// gives a checkpoint at any time. Give it to a chain at genesis: a
+    /// chain resumed after records its tree never saw has no tree head.
+    ///
+    /// ```
+    /// use immutable_log::{ChainTree, Level, NoClock, Queue, QueuedChain};
+    /// static QUEUE: Queue<4096> = Queue::new();
+    /// static TREE: ChainTree = ChainTree::new();
+    /// static LOG: QueuedChain<NoClock, 512, 4096> =
+    ///     QueuedChain::new(&QUEUE, NoClock).with_tree(&TREE);
+    /// LOG.append(Level::Info, format_args!("boot")).unwrap();
+    /// let head = LOG.tree_head().unwrap();
+    /// assert_eq!(head.size, 1);
+    /// let note = head.checkpoint().to_string(); // a C2SP tlog-checkpoint body
+    /// assert_eq!(note.lines().nth(1), Some("1"));
+    /// ```
+    #[cfg(feature = "tree")]
+    pub const fn with_tree(mut self, tree: &'q crate::ChainTree) -> Self {
+        self.tree = Some(tree);
+        self
+    }
+
+    /// The Merkle tree of the records queued so far (feature `tree`): its
+    /// size, root and origin, for a checkpoint
+    /// ([`TreeHead::checkpoint`](crate::TreeHead::checkpoint)). `None`
+    /// without a tree, before the first record, and when the tree missed
+    /// records (a chain resumed after records). Reads the root in a critical
+    /// section: `popcount(size) - 1` node hashes.
+    #[cfg(feature = "tree")]
+    pub fn tree_head(&self) -> Option<crate::TreeHead> {
+        let tree = self.tree?;
+        critical_section::with(|cs| {
+            let lost = self
+                .state
+                .borrow(cs)
+                .try_borrow()
+                .map_or(true, |s| s.tree_lost);
+            if lost {
+                return None;
+            }
+            tree.head(cs)
+        })
     }
 
     /// The queue this chain fills.
@@ -231,6 +286,8 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
         let mut link = link_after(state.head());
         let mut len = 0;
         let mut start_hashes = None;
+        #[cfg(feature = "tree")]
+        let mut start_digest = None;
         if seal.is_keyed() && !state.started {
             let start = start.ok_or(EnqueueError::Full)?;
             let tail = Tail {
@@ -242,6 +299,10 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
             let digest = start.close(&tail);
             let tag = seal.tag(link.seq, &digest).map_err(EnqueueError::Seal)?;
             seal.advance(SealedRecord { tag, digest }, Token(()));
+            #[cfg(feature = "tree")]
+            {
+                start_digest = Some((link.seq, digest));
+            }
             len += counted(start, &link.prev, &tag);
             start_hashes = Some((link.prev, tag));
             link = link_after(Some(Head {
@@ -263,6 +324,19 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
             return Err(EnqueueError::TooLong);
         }
         let reservation = self.queue.reserve(cs, len).ok_or(EnqueueError::Full)?;
+        // Queued for sure from here: the tree takes its leaves (the digest,
+        // not a keyed chain's tag).
+        #[cfg(feature = "tree")]
+        if let Some(tree) = self.tree {
+            let mut pushed = true;
+            if let (Some((_, start_tag)), Some((start_seq, start_digest))) =
+                (start_hashes, start_digest)
+            {
+                pushed &= tree.push(cs, start_seq, &start_tag, &start_digest);
+            }
+            pushed &= tree.push(cs, link.seq, &hash, &digest);
+            state.tree_lost |= !pushed;
+        }
         let head = Head {
             seq: link.seq,
             hash,

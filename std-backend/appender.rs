@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::recovery_fs::RecoveryFs;
+use super::tree_edge::{staged_in, Staged, TreeUnknown, TreeWorker, WriterTree};
 use super::{Error, Step, RECORD_CAPACITY};
-use crate::{Draft, Head, SealKey, SinkError, Timestamp, WriteError, Writer};
+use crate::{Draft, Head, SealKey, SinkError, Timestamp, TreeHead, WriteError, Writer};
 
 /// Where staging stood before a record, to take the record back out. For a
 /// keyed chain it holds the key from before the record, until the record is
@@ -23,6 +24,8 @@ pub(crate) struct Mark {
     /// The staged records' `unlogged` counts, and their waiters, up to here.
     unlogged: u64,
     waiters: u64,
+    /// The staged records' tree leaves, up to here (with a tree).
+    leaves: usize,
 }
 
 /// Records taken out of staging to be handed to the OS in one write, outside
@@ -42,6 +45,9 @@ pub(crate) struct Batch {
     pub(crate) seal: Option<SealKey>,
     /// The chain as it stood before the batch's first record.
     base: Mark,
+    /// The batch's tree leaves (with a tree), for the tree's thread once the
+    /// batch is in the file.
+    leaves: Vec<Staged>,
 }
 
 /// The writer and the file's length, kept together under the handler's mutex.
@@ -70,6 +76,10 @@ pub(crate) struct Appender {
     spare: Vec<u8>,
     /// A failure that could not be undone; nothing more is written.
     broken: Option<Step>,
+    /// The tree of the file's records handed over (`keep_tree`), or why not.
+    tree: Result<TreeWorker, TreeUnknown>,
+    /// The leaves of the records staged (kept only with a tree).
+    leaves: Vec<Staged>,
 }
 
 impl Appender {
@@ -82,6 +92,7 @@ impl Appender {
             seal: seal.clone(),
             unlogged: 0,
             waiters: 0,
+            leaves: 0,
         };
         Appender {
             writer: Writer::sealed(Vec::new(), head, seal),
@@ -93,6 +104,38 @@ impl Appender {
             staged_waiters: 0,
             spare: Vec::new(),
             broken: None,
+            tree: Err(TreeUnknown::NotKept),
+            leaves: Vec::new(),
+        }
+    }
+
+    /// Keeps the tree of the log file's records from now on, restored from
+    /// `<log>.edge` (see `tree_edge`); the records already staged join it.
+    pub(crate) fn keep_tree(&mut self, log: &Path) {
+        let Some((staged, first_prev)) = staged_in(self.staged()) else {
+            return self.tree_stale();
+        };
+        let next_prev = first_prev.or(self.head().map(|h| h.hash));
+        self.tree = WriterTree::restore(log, self.len, next_prev, self.seal().is_some())
+            .and_then(TreeWorker::start);
+        self.leaves = staged;
+    }
+
+    /// The tree of every record appended (handed over or staged): `None`
+    /// while the log has none.
+    pub(crate) fn tree_head(&self) -> Result<Option<TreeHead>, TreeUnknown> {
+        match &self.tree {
+            Ok(tree) => tree.head(&self.leaves),
+            Err(e) => Err(*e),
+        }
+    }
+
+    /// Writes the tree's edge file as it stands and stops its thread (at
+    /// close).
+    pub(crate) fn persist_tree(&mut self) {
+        let tree = std::mem::replace(&mut self.tree, Err(TreeUnknown::NotKept));
+        if let Ok(tree) = tree {
+            self.tree = Err(tree.stop().err().unwrap_or(TreeUnknown::NotKept));
         }
     }
 
@@ -115,6 +158,10 @@ impl Appender {
     /// back in the old one when the rotation is undone).
     pub(crate) fn set_len(&mut self, len: u64) {
         self.len = len;
+        if let Ok(tree) = std::mem::replace(&mut self.tree, Err(TreeUnknown::Rotated)) {
+            // The old file's edge is written; the new file's tree is unknown.
+            let _ = tree.stop();
+        }
     }
 
     /// Bytes staged, not yet handed to the OS.
@@ -151,6 +198,7 @@ impl Appender {
             seal: self.writer.seal().clone(),
             unlogged: self.staged_unlogged,
             waiters: self.staged_waiters,
+            leaves: self.leaves.len(),
         }
     }
 
@@ -162,10 +210,54 @@ impl Appender {
         timestamp: Timestamp,
         unlogged: u64,
     ) -> Result<Head, WriteError<Infallible>> {
+        let (before, genesis) = (self.staged_bytes(), self.head().is_none());
         let head = self.writer.append_draft(draft, timestamp, unlogged)?;
         self.staged += 1;
         self.staged_unlogged = self.staged_unlogged.saturating_add(unlogged);
+        if self.tree.is_ok() {
+            self.stage_leaf(before, genesis, head);
+        }
         Ok(head)
+    }
+
+    /// The tree leaf of the record just staged (from `before` in staging),
+    /// or the tree becomes unknown if it cannot be had.
+    fn stage_leaf(&mut self, before: usize, genesis: bool, head: Head) {
+        if genesis && self.seal().is_some() {
+            // A keyed log's first append wrote its chain-start record too:
+            // read both back (once per log).
+            return self.stage_leaves_read_back(before);
+        }
+        // The digest staging computed: a plain record states it, a keyed
+        // one's key state keeps it. No hashing here.
+        let digest = match self.writer.seal() {
+            Some(key) => key.last().map(|sealed| sealed.digest),
+            None => Some(head.hash),
+        };
+        match digest {
+            Some(digest) => self.leaves.push(Staged {
+                digest,
+                stated: head.hash,
+            }),
+            None => self.tree_stale(),
+        }
+    }
+
+    /// The leaves of the records staged from `before`, read back from
+    /// staging (rare: a keyed log's first records, a torn tail at open).
+    fn stage_leaves_read_back(&mut self, before: usize) {
+        match self.staged().get(before..).and_then(staged_in) {
+            Some((staged, _)) => self.leaves.extend(staged),
+            None => self.tree_stale(),
+        }
+    }
+
+    /// The tree cannot follow staging: it becomes unknown.
+    fn tree_stale(&mut self) {
+        self.tree = Err(TreeUnknown::Stale {
+            log_end: self.len,
+            log_len: self.len,
+        });
     }
 
     /// Notes that the appender of the record just staged waits until it is
@@ -189,6 +281,7 @@ impl Appender {
             seal: self.writer.seal().clone(),
             unlogged: 0,
             waiters: 0,
+            leaves: 0,
         };
         let base = std::mem::replace(&mut self.base, next);
         let waiters = std::mem::take(&mut self.staged_waiters);
@@ -203,6 +296,7 @@ impl Appender {
                 waiters,
                 ..base
             },
+            leaves: std::mem::take(&mut self.leaves),
         })
     }
 
@@ -214,6 +308,17 @@ impl Appender {
         self.handed = self.handed.max(batch.last);
         bytes.clear();
         self.spare = bytes;
+        self.tree_handed(batch.leaves);
+    }
+
+    /// Records whose leaves these are are in the file, which is now `len`
+    /// bytes long: the tree's thread hashes them in (with a tree).
+    fn tree_handed(&mut self, leaves: Vec<Staged>) {
+        if let Ok(tree) = &self.tree {
+            if let Err(e) = tree.handed(leaves, self.len) {
+                self.tree = Err(e);
+            }
+        }
     }
 
     /// A batch could not be written (the file was cut back to the length
@@ -234,6 +339,7 @@ impl Appender {
         let base = Mark {
             unlogged: 0,
             waiters: 0,
+            leaves: 0,
             ..batch.base
         };
         self.writer = Writer::sealed(bytes, base.head, base.seal.clone());
@@ -241,6 +347,7 @@ impl Appender {
         self.staged_unlogged = 0;
         self.staged_waiters = 0;
         self.handed = self.handed.max(self.staged);
+        self.leaves.clear();
         lost
     }
 
@@ -251,10 +358,14 @@ impl Appender {
         offset: u64,
         timestamp: Timestamp,
     ) -> Result<Option<Head>, WriteError<Infallible>> {
+        let before = self.staged_bytes();
         let head = self
             .writer
             .append_recovered::<RECORD_CAPACITY>(torn, offset, timestamp)?;
         self.staged += 1;
+        if self.tree.is_ok() {
+            self.stage_leaves_read_back(before);
+        }
         Ok(head)
     }
 
@@ -266,6 +377,7 @@ impl Appender {
         self.staged_unlogged = mark.unlogged;
         self.staged_waiters = mark.waiters;
         self.writer = Writer::sealed(bytes, mark.head, mark.seal);
+        self.leaves.truncate(mark.leaves);
     }
 
     /// Hands every staged record to the OS in one write (under the chain's
@@ -296,10 +408,13 @@ impl Appender {
             bytes: 0,
             unlogged: 0,
             waiters: 0,
+            leaves: 0,
             ..self.mark()
         };
         self.staged_unlogged = 0;
         self.staged_waiters = 0;
+        let leaves = std::mem::take(&mut self.leaves);
+        self.tree_handed(leaves);
         Ok(self.handed)
     }
 }

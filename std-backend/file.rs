@@ -109,6 +109,15 @@ impl LogFile {
         self.shared.lock().appender.head()
     }
 
+    /// The Merkle tree of the log file's records appended so far, for a
+    /// tree checkpoint (`tree_head()?.map(|t| t.checkpoint().to_string())`):
+    /// `Ok(None)` while the log has none. Kept only when the log was opened
+    /// with [`OpenOptions::keep_tree`](super::OpenOptions::keep_tree); the
+    /// error says why there is no tree.
+    pub fn tree_head(&self) -> Result<Option<crate::TreeHead>, super::TreeUnknown> {
+        self.shared.lock().appender.tree_head()
+    }
+
     /// The log file's path.
     pub fn path(&self) -> &Path {
         &self.shared.path

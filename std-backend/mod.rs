@@ -52,6 +52,7 @@
 //! | `durability` | [`Durability`] |
 //! | `verify` | [`verify_reader`], [`verify_path`] |
 //! | `log_leaves` | a log's records as tree leaves, front to back from any record, checked and linked |
+//! | `tree_edge` | the tree's right edge the writer keeps as it appends, in `<log>.edge` (`OpenOptions::keep_tree`) |
 //! | `tree_file` | the log's Merkle tree in a crash-safe side file: roots and proofs in O(log n) reads ([`TreeFile`]) |
 //! | `log_impl` | `log::Log` for [`LogFile`] |
 //! | `verify_set` | a rotated set as one chain: [`verify_set`] |
@@ -94,6 +95,7 @@ mod torn;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 mod tracing_layer;
+mod tree_edge;
 mod tree_file;
 mod verify;
 mod verify_set;
@@ -115,6 +117,7 @@ pub use tail::{read_checkpoint, read_head};
 pub use torn::SetAside;
 #[cfg(feature = "tracing")]
 pub use tracing_layer::TracingLayer;
+pub use tree_edge::{TreeUnknown, CATCH_UP_MAX, PERSIST_EVERY};
 pub use tree_file::{
     stored_hash_count, stored_hash_index, tree_path, Rebuilt, StoreError, TreeError, TreeFile,
     TreeStep,

@@ -34,6 +34,7 @@ pub struct OpenOptions {
     flush_interval: Duration,
     seal_key: Option<PathBuf>,
     rotation: Option<Rotation>,
+    keep_tree: bool,
     /// What torn-tail recovery writes through: the filesystem, or a test's
     /// fault injector.
     fs: Arc<dyn RecoveryFs>,
@@ -50,6 +51,7 @@ impl OpenOptions {
             flush_interval: Duration::from_secs(1),
             seal_key: None,
             rotation: None,
+            keep_tree: false,
             fs: Arc::new(RealFs),
         }
     }
@@ -71,6 +73,22 @@ impl OpenOptions {
     /// also finishes a rotation a crash cut short.
     pub fn rotate(&mut self, rotation: Rotation) -> &mut Self {
         self.rotation = Some(rotation).filter(|r| *r != Rotation::default());
+        self
+    }
+
+    /// Keeps the log's Merkle tree (its right edge) as records are
+    /// appended, in `<log>.edge` beside it, so that
+    /// [`LogFile::tree_head`](super::LogFile::tree_head) gives a tree
+    /// checkpoint of the live log without reading it. Staging a record keeps
+    /// its digest (no hashing); the node hashes are computed a batch at a
+    /// time when records are handed to the OS. Restored at open from the
+    /// edge file in O(1) of the log's size; a stale edge is detected and the
+    /// tree left unknown, never wrong (see [`TreeUnknown`](super::TreeUnknown)).
+    /// With rotation, the tree is unknown after the first rotation
+    /// ([`TreeUnknown::Rotated`](super::TreeUnknown::Rotated), then `Stale` at later opens: the edge file
+    /// names the rotated file).
+    pub fn keep_tree(&mut self, keep: bool) -> &mut Self {
+        self.keep_tree = keep;
         self
     }
 
@@ -148,6 +166,9 @@ impl OpenOptions {
             if let Some(continued) = continue_set(&*self.fs, path, &file, SystemTime::now())? {
                 appender = continued;
             }
+        }
+        if self.keep_tree {
+            appender.keep_tree(path);
         }
         if metadata.len() == 0 && self.durability == Durability::Sync {
             // A new file: its directory entry must be durable too.

@@ -305,6 +305,8 @@ impl Drop for Shared {
     /// leave the lock held through its copy.
     fn drop(&mut self) {
         // Closing the file right after releases it anyway.
-        let _ = self.lock().file.unlock();
+        let mut state = self.lock();
+        state.appender.persist_tree();
+        let _ = state.file.unlock();
     }
 }

@@ -771,7 +771,7 @@ fn open_store(tree: &Path) -> Result<Store, TreeError> {
 }
 
 /// Reads exactly `buf.len()` bytes at `offset` (no shared cursor on unix).
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+pub(super) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     #[cfg(unix)]
     {
         std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
@@ -786,7 +786,7 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
 }
 
 /// Writes all of `buf` at `offset`.
-fn write_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
+pub(super) fn write_at(file: &File, buf: &[u8], offset: u64) -> io::Result<()> {
     #[cfg(unix)]
     {
         std::os::unix::fs::FileExt::write_all_at(file, buf, offset)

@@ -34,7 +34,9 @@ use crate::verdict::Options;
 
 mod tree;
 
-pub use tree::{parse_checkpoint, AnyCheckpoint, TreeCheckpoint, TreeOrigin, TREE_ORIGIN_PREFIX};
+pub use tree::{
+    parse_checkpoint, AnyCheckpoint, TreeCheckpoint, TreeHead, TreeOrigin, TREE_ORIGIN_PREFIX,
+};
 
 const ORIGIN_PREFIX: &str = "immutable-log/";
 

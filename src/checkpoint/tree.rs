@@ -60,6 +60,41 @@ impl fmt::Debug for TreeOrigin {
     }
 }
 
+/// A log's tree at one size, as its writer keeps it (see
+/// `QueuedChain::tree_head`, feature `tree`): what a tree checkpoint of
+/// the log states, with nothing borrowed.
+///
+/// ```
+/// use immutable_log::{merkle::leaf_hash, BlockHasher, TreeHead, TreeOrigin};
+/// let record0 = BlockHasher::hash(b"{\"seq\":0}");
+/// let head = TreeHead { size: 1, root: leaf_hash(&record0), origin: TreeOrigin::of(&record0) };
+/// let text = head.checkpoint().to_string();
+/// assert!(text.starts_with("immutable-log/tree/"));
+/// assert_eq!(text.lines().nth(1), Some("1"));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TreeHead {
+    /// The tree size: the number of records it covers.
+    pub size: u64,
+    /// The root of the RFC 6962 tree of those records.
+    pub root: Hash,
+    /// The log's origin line (record 0's hash).
+    pub origin: TreeOrigin,
+}
+
+impl TreeHead {
+    /// The checkpoint note text of this tree (no extension lines), to
+    /// print with [`Display`](fmt::Display) or to sign.
+    pub fn checkpoint(&self) -> TreeCheckpoint<'_> {
+        TreeCheckpoint {
+            origin: self.origin.as_str(),
+            size: self.size,
+            root: self.root,
+            extensions: "",
+        }
+    }
+}
+
 /// A C2SP `tlog-checkpoint` note text, borrowed from the bytes it was read
 /// from: origin, tree size, root hash, extension lines.
 ///

@@ -26,7 +26,7 @@
 
 #![no_std]
 #![no_main]
-#![cfg_attr(any(feature = "icount", feature = "nolog"), allow(dead_code, unused_imports))]
+#![cfg_attr(any(feature = "icount", feature = "nolog", feature = "flash"), allow(dead_code, unused_imports))]
 #![cfg_attr(feature = "defmt", allow(unreachable_code))]
 
 #[cfg(any(
@@ -42,6 +42,12 @@ mod board;
 mod cs;
 #[cfg(feature = "defmt")]
 mod defmt_demo;
+#[cfg(feature = "flash")]
+mod flash_demo;
+#[cfg(any(feature = "flash", feature = "tree"))]
+mod host_file;
+#[cfg(feature = "tree")]
+mod tree_demo;
 mod uart;
 
 // thumbv6m and rv32imc have atomic load and store, not read-modify-write:
@@ -128,8 +134,11 @@ static QUEUE: immutable_log::Queue<Q> = immutable_log::Queue::new();
 
 #[cfg(all(not(feature = "nolog"), not(feature = "compact")))]
 type Log = immutable_log::QueuedChain<'static, TickClock, N, Q>;
-#[cfg(all(not(feature = "nolog"), not(feature = "compact")))]
+#[cfg(all(not(feature = "nolog"), not(feature = "compact"), not(feature = "tree")))]
 static LOG: Log = Log::new(&QUEUE, TickClock);
+/// With `tree`, the chain keeps the Merkle tree of its records in `TREE`.
+#[cfg(all(not(feature = "nolog"), not(feature = "compact"), feature = "tree"))]
+static LOG: Log = Log::new(&QUEUE, TickClock).with_tree(&tree_demo::TREE);
 
 #[cfg(all(not(feature = "nolog"), feature = "compact"))]
 type Log = immutable_log::CompactChain<'static, TickClock, N, Q>;
@@ -205,11 +214,13 @@ fn main() -> ! {
     defmt_demo::run();
     #[cfg(feature = "icount")]
     bench();
-    #[cfg(not(feature = "icount"))]
+    #[cfg(feature = "flash")]
+    flash_demo::run();
+    #[cfg(not(any(feature = "icount", feature = "flash")))]
     scenario();
 }
 
-#[cfg(not(feature = "icount"))]
+#[cfg(not(any(feature = "icount", feature = "flash")))]
 fn scenario() -> ! {
     #[cfg(not(feature = "nolog"))]
     {
@@ -255,6 +266,8 @@ fn scenario() -> ! {
         }
         drain();
     }
+    #[cfg(feature = "tree")]
+    tree_demo::checkpoint("cp1.txt\0");
 
     let deadline = TICKS.load(Relaxed) + DEADLINE_TICKS;
     while TIMER_WRITTEN.load(Relaxed) < TIMER_RECORDS || STAGE.load(Relaxed) != NESTED_DONE {
@@ -296,6 +309,8 @@ fn scenario() -> ! {
             board::exit(false);
         }
     }
+    #[cfg(feature = "tree")]
+    tree_demo::checkpoint("cp2.txt\0");
     #[cfg(feature = "stack-report")]
     board::report_stack();
     board::exit(true);
