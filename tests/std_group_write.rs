@@ -129,10 +129,15 @@ fn until(condition: impl Fn() -> bool) {
 }
 
 fn open(path: &Path, fs: &Arc<GateFs>, seal: Option<&Path>) -> LogFile {
+    open_keeping_tree(path, fs, seal, false)
+}
+
+fn open_keeping_tree(path: &Path, fs: &Arc<GateFs>, seal: Option<&Path>, tree: bool) -> LogFile {
     let mut options = LogFile::options();
     options
         .durability(Durability::Flush)
         .format(PlainFormat)
+        .keep_tree(tree)
         .recovery_fs(fs.clone());
     if let Some(seal) = seal {
         options.seal_key(seal);
@@ -297,4 +302,38 @@ fn a_keyed_log_keeps_its_key_in_step_through_group_writes_and_a_failed_one() {
         verifier.finish(),
         immutable_log::Verdict::Intact(r) if r.records == 7
     ));
+}
+
+/// The RFC 6962 root and size of the tree of the file's records, by
+/// ct-merkle (an independent implementation).
+fn their_tree(path: &Path) -> (Vec<u8>, u64) {
+    let bytes = std::fs::read(path).unwrap();
+    let mut tree = ct_merkle::mem_backed_tree::MemoryBackedTree::<sha2::Sha256, [u8; 32]>::new();
+    for record in immutable_log::records(&bytes) {
+        tree.push(*record.unwrap().digest().as_bytes());
+    }
+    (tree.root().as_bytes().to_vec(), tree.len())
+}
+
+#[test]
+fn the_writer_s_tree_follows_group_writes_and_a_failed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tree.log");
+    let (fs, told, go) = GateFs::new();
+    let log = open_keeping_tree(&path, &fs, None, true);
+    log.append(Level::Info, format_args!("before")).unwrap();
+    // Written in two writes (the held one, then the three queued behind it).
+    fs.arm(&[Plan::Hold]);
+    let results = held_then_queued(&log, &told, &go, &["b", "c", "d"]);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    // Then a batch that fails: its leaves and those staged after it go.
+    fs.arm(&[Plan::HoldThenFail]);
+    let results = held_then_queued(&log, &told, &go, &["e", "f"]);
+    assert!(results.iter().all(is_write_error), "{results:?}");
+    log.append(Level::Info, format_args!("after")).unwrap();
+    let head = log.tree_head().unwrap().unwrap();
+    let (root, size) = their_tree(&path);
+    assert_eq!(size, 6, "before, first, b, c, d, after");
+    assert_eq!((head.root.as_bytes().to_vec(), head.size), (root, size));
+    log.close().unwrap();
 }
