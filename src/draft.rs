@@ -285,6 +285,13 @@ impl<const N: usize> Draft<N> {
         write_record(sink, &self.json, &self.body, prev, hash)
     }
 
+    /// The block's length as it stands (the body, or the block as closed
+    /// last): what [`write_to`](Self::write_to) writes changes by exactly as
+    /// much as this does when the draft is closed.
+    pub(crate) fn block_len(&self) -> usize {
+        self.json.len()
+    }
+
     /// The block as closed last: `block_json`.
     #[cfg(test)]
     pub(crate) fn block_json(&self) -> &[u8] {

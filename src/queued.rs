@@ -193,13 +193,20 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
         mut start: Option<&mut Draft<MIN_CAPACITY>>,
         draft: &mut Draft<N>,
     ) -> Result<Head, EnqueueError> {
+        // The record's length less its block, counted here, outside the
+        // critical section: inside it only the block's length is added.
+        let lengths = Lengths {
+            start: start.as_deref().map_or(0, Lengths::beside_block),
+            draft: Lengths::beside_block(draft),
+        };
         let queued = critical_section::with(|cs| {
             let mut state = self
                 .state
                 .borrow(cs)
                 .try_borrow_mut()
                 .map_err(|_| EnqueueError::Full)?;
-            let result = self.close_and_reserve(cs, &mut state, start.as_deref_mut(), draft);
+            let result =
+                self.close_and_reserve(cs, &mut state, start.as_deref_mut(), draft, &lengths);
             if matches!(result, Err(EnqueueError::Full | EnqueueError::TooLong)) {
                 state.unlogged = state.unlogged.saturating_add(1);
             }
@@ -225,6 +232,7 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
         state: &mut State<S>,
         start: Option<&mut Draft<MIN_CAPACITY>>,
         draft: &mut Draft<N>,
+        lengths: &Lengths,
     ) -> Result<Queued, EnqueueError> {
         let timestamp: Timestamp = self.clock.now();
         let mut seal = state.seal.clone();
@@ -242,7 +250,7 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
             let digest = start.close(&tail);
             let tag = seal.tag(link.seq, &digest).map_err(EnqueueError::Seal)?;
             seal.advance(SealedRecord { tag, digest }, Token(()));
-            len += counted(start, &link.prev, &tag);
+            len += lengths.start + start.block_len();
             start_hashes = Some((link.prev, tag));
             link = link_after(Some(Head {
                 seq: link.seq,
@@ -258,7 +266,7 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
         let digest = draft.close(&tail);
         let hash = seal.tag(link.seq, &digest).map_err(EnqueueError::Seal)?;
         seal.advance(SealedRecord { tag: hash, digest }, Token(()));
-        len += counted(draft, &link.prev, &hash);
+        len += lengths.draft + draft.block_len();
         if len > Q {
             return Err(EnqueueError::TooLong);
         }
@@ -280,11 +288,21 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
     }
 }
 
-/// Bytes a closed draft takes as a record (both lines).
-fn counted<const N: usize>(draft: &Draft<N>, prev: &Hash, hash: &Hash) -> usize {
-    let mut counter = Counter::default();
-    let _ = draft.write_to(&mut counter, prev, hash);
-    counter.0
+/// The bytes of the records an append writes, less their blocks: what
+/// closing a draft does not change (the hashes are 64 hex digits whatever
+/// they are; the display is the message's).
+struct Lengths {
+    start: usize,
+    draft: usize,
+}
+
+impl Lengths {
+    /// Bytes `draft` takes as a record (both lines), less its block.
+    fn beside_block<const N: usize>(draft: &Draft<N>) -> usize {
+        let mut counter = Counter::default();
+        let _ = draft.write_to(&mut counter, &Hash::GENESIS, &Hash::GENESIS);
+        counter.0.saturating_sub(draft.block_len())
+    }
 }
 
 impl<C, const N: usize, const Q: usize, S> fmt::Debug for QueuedChain<'_, C, N, Q, S> {

@@ -26,7 +26,10 @@
 
 #![no_std]
 #![no_main]
-#![cfg_attr(any(feature = "icount", feature = "nolog"), allow(dead_code, unused_imports))]
+#![cfg_attr(
+    any(feature = "icount", feature = "nolog"),
+    allow(dead_code, unused_imports)
+)]
 
 #[cfg(any(
     all(feature = "m4", feature = "m0"),
@@ -38,6 +41,8 @@ compile_error!("features `m4`, `m0` and `rv` choose the board: enable exactly on
 compile_error!("choose the board: `--features m4`, `m0` or `rv`");
 
 mod board;
+#[cfg(feature = "icount")]
+mod compression;
 mod cs;
 mod uart;
 
@@ -217,7 +222,11 @@ fn scenario() -> ! {
             log::set_max_level_racy(log::LevelFilter::Trace);
         }
         // Through the `log` facade: the same append, counted here.
-        log::info!("boot: immutable-log firmware on {}, timer {} Hz", board::NAME, TICK_HZ);
+        log::info!(
+            "boot: immutable-log firmware on {}, timer {} Hz",
+            board::NAME,
+            TICK_HZ
+        );
         log::debug!("queue {} bytes, record room {} bytes", Q, N);
         APPENDED.store(2, Relaxed);
     }
@@ -231,7 +240,10 @@ fn scenario() -> ! {
                 // The timer interrupt comes in the middle of this append, and
                 // the nested interrupt in the middle of the timer's.
                 STAGE.store(MAIN_ARMED, Relaxed);
-                record!(Info, "main: this append was interrupted half done (timer, then nested)");
+                record!(
+                    Info,
+                    "main: this append was interrupted half done (timer, then nested)"
+                );
             }
             5 => record!(
                 Warning,
@@ -265,7 +277,12 @@ fn scenario() -> ! {
     // Overrun: records queued faster than anything drains them.
     let lost_before = LOST.load(Relaxed);
     for i in 0..OVERRUN_RECORDS {
-        record!(Info, "overrun: record {} of {}, nothing drains", i + 1, OVERRUN_RECORDS);
+        record!(
+            Info,
+            "overrun: record {} of {}, nothing drains",
+            i + 1,
+            OVERRUN_RECORDS
+        );
     }
     let overrun_lost = LOST.load(Relaxed) - lost_before;
     drain();
@@ -324,7 +341,13 @@ pub fn on_timer() {
     if ticks % TIMER_PERIOD != 0 || written >= TIMER_RECORDS {
         return;
     }
-    record!(Info, "timer: tick {}, interrupt record {}, head seq {}", ticks, written + 1, head_seq());
+    record!(
+        Info,
+        "timer: tick {}, interrupt record {}, head seq {}",
+        ticks,
+        written + 1,
+        head_seq()
+    );
     TIMER_WRITTEN.store(written + 1, Relaxed);
 }
 
@@ -348,18 +371,30 @@ pub fn on_nested() {
 fn bench() -> ! {
     use cs::probe;
     board::start_counter();
-    let encoding = if cfg!(feature = "compact") { "compact" } else { "text" };
-    diag!("icount: board {} encoding {} shift {}", board::NAME, encoding, board::ICOUNT_SHIFT);
+    let encoding = if cfg!(feature = "compact") {
+        "compact"
+    } else {
+        "text"
+    };
+    diag!(
+        "icount: board {} encoding {} shift {}",
+        board::NAME,
+        encoding,
+        board::ICOUNT_SHIFT
+    );
     probe::reset();
     critical_section::with(|_| {});
     let (empty, _, _) = probe::take();
+    diag!("icount: compression {}", compression::instructions());
     for i in 0..3 {
         for round in 0..2 {
             let before = QUEUE.pending();
             probe::reset();
             let t0 = board::counter();
             let ok = match i {
-                0 => LOG.append(Level::Info, format_args!("adc ch{} = {} mV", 3, 1234)).is_ok(),
+                0 => LOG
+                    .append(Level::Info, format_args!("adc ch{} = {} mV", 3, 1234))
+                    .is_ok(),
                 1 => LOG
                     .append(
                         Level::Warning,
