@@ -27,7 +27,7 @@
 #![no_std]
 #![no_main]
 #![cfg_attr(
-    any(feature = "icount", feature = "nolog"),
+    any(feature = "icount", feature = "nolog", feature = "async"),
     allow(dead_code, unused_imports)
 )]
 
@@ -161,6 +161,10 @@ macro_rules! record {
     }};
 }
 
+/// The drain as an Embassy task (after `record!`, which it uses).
+#[cfg(all(feature = "async", not(feature = "nolog")))]
+mod async_drain;
+
 /// The last record's `seq` (`u64::MAX` before the first), read without waiting.
 fn head_seq() -> u64 {
     #[cfg(not(feature = "nolog"))]
@@ -205,7 +209,9 @@ fn main() -> ! {
     board::init();
     #[cfg(feature = "icount")]
     bench();
-    #[cfg(not(feature = "icount"))]
+    #[cfg(all(feature = "async", not(any(feature = "icount", feature = "nolog"))))]
+    async_drain::run();
+    #[cfg(not(any(feature = "icount", all(feature = "async", not(feature = "nolog")))))]
     scenario();
 }
 
@@ -325,6 +331,8 @@ fn wait_ticks(n: u32) {
 pub fn on_timer() {
     let ticks = TICKS.load(Relaxed) + 1;
     TICKS.store(ticks, Relaxed);
+    #[cfg(all(feature = "async", not(feature = "nolog")))]
+    async_drain::on_tick();
     if STAGE.load(Relaxed) == TIMER_DUE {
         // Pended by `main`'s append, which is half done under us: append
         // anyway (never waits) and read the head (never waits).
