@@ -220,9 +220,14 @@ struct Sealed {
 
 /// Bytes of `n` as LEB128, without writing it: arithmetic only, for the
 /// critical section.
-fn leb128_len(n: u64) -> usize {
-    let bits = 64 - n.leading_zeros() as usize;
-    bits.div_ceil(7).max(1)
+fn leb128_len(mut n: u64) -> usize {
+    // A loop, not `leading_zeros`: rv32imc has no count-leading-zeros instruction.
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
 }
 
 /// A sync record's payload length: head, `next`, state, keyed tag.
@@ -461,5 +466,18 @@ impl<const Q: usize> super::cobs::Out for crate::queue::Slot<'_, Q> {
     }
     fn patch(&mut self, at: usize, byte: u8) {
         crate::queue::Slot::patch(self, at, byte);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leb128_len_counts_what_leb128_writes() {
+        let mut buf = [0u8; 10];
+        for n in [0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 1 << 35, u64::MAX] {
+            assert_eq!(leb128_len(n), leb128(n, &mut buf), "{n}");
+        }
     }
 }
