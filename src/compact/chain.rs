@@ -238,6 +238,7 @@ fn sync_len(next: u64, keyed: bool) -> usize {
 }
 
 /// Writes `n` as LEB128 into a frame.
+#[inline(never)]
 fn put_leb128<O: super::cobs::Out>(encoder: &mut Encoder<'_, O>, n: u64) {
     let mut bytes = [0u8; 10];
     let len = leb128(n, &mut bytes);
@@ -245,6 +246,7 @@ fn put_leb128<O: super::cobs::Out>(encoder: &mut Encoder<'_, O>, n: u64) {
 }
 
 /// Encodes a sync record's frame (without its zero) into `out`.
+#[inline(never)]
 fn put_sync<O: super::cobs::Out>(
     out: &mut O,
     next: u64,

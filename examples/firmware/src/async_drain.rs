@@ -110,7 +110,7 @@ async fn scenario() -> ! {
     }
     log::info!(
         "boot: immutable-log firmware on {}, timer {} Hz, async drain",
-        board::NAME,
+        crate::Plain(board::NAME),
         TICK_HZ
     );
     log::debug!("queue {} bytes, record room {} bytes", Q, N);

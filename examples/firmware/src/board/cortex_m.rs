@@ -167,11 +167,7 @@ pub fn report_stack() {
     {
         deepest += 4;
     }
-    crate::diag!(
-        "stack: {} bytes used at peak, of {} free",
-        top - deepest,
-        top - low
-    );
+    crate::diag!("stack: {} bytes used at peak, of {} free", top - deepest, top - low);
 }
 
 #[exception]

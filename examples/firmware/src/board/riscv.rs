@@ -6,7 +6,7 @@
 use core::ptr::{read_volatile, write_volatile};
 
 use riscv::interrupt::Interrupt;
-use riscv::register::{minstret, mstatus};
+use riscv::register::{mstatus, minstret};
 use riscv_semihosting::debug;
 
 pub use crate::uart::Uart;
