@@ -307,15 +307,10 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
             chain_start: false,
         };
         // The link closed outside still holds if no append came in between.
-        let fresh;
-        let closed = match early.filter(|c| c.link() == link) {
-            Some(closed) => closed,
-            None => {
-                fresh = draft.close_link(link);
-                &fresh
-            }
+        let digest = match early.filter(|c| c.link() == link) {
+            Some(closed) => draft.close_time(closed, &tail),
+            None => close_whole(draft, &tail),
         };
-        let digest = draft.close_time(closed, &tail);
         let hash = seal.tag(link.seq, &digest).map_err(EnqueueError::Seal)?;
         seal.advance(SealedRecord { tag: hash, digest }, Token(()));
         len += lengths.draft + draft.block_len();
@@ -338,6 +333,15 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
             head,
         })
     }
+}
+
+/// Closes the whole tail (an append came in between twice, or a keyed
+/// chain's first record): in its own frame, so the common path's stack
+/// does not hold a second hash state.
+#[cold]
+#[inline(never)]
+fn close_whole<const N: usize>(draft: &mut Draft<N>, tail: &Tail) -> Hash {
+    draft.close(tail)
 }
 
 /// The bytes of the records an append writes, less their blocks: what
