@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Firmware in QEMU: build the example for the Cortex-M4 (mps2-an386), the
 # Cortex-M0 (microbit) and RISC-V (virt, rv32imc), each in the text format and
-# in the compact encoding; run each; verify its UART capture on the host with
+# in the compact encoding, and the M4 again with the async drain (an Embassy
+# task, feature `async`); run each; verify its UART capture on the host with
 # `immutable-log verify`. Each run logs from main, from a timer interrupt and
 # from a nested one in the middle of appends, and overruns its queue: the
 # capture must be intact, hold the nested records and report the lost ones. A
@@ -80,6 +81,8 @@ BOARDS=(
   "m4 m4 thumbv7em-none-eabihf qemu-system-arm -machine mps2-an386 -cpu cortex-m4"
   "m0 m0 thumbv6m-none-eabi qemu-system-arm -machine microbit"
   "rv rv riscv32imc-unknown-none-elf qemu-system-riscv32 -machine virt -bios none"
+  # The drain as an Embassy task (embedded_io_async::Write), the same scenario and checks.
+  "m4-async m4,async thumbv7em-none-eabihf qemu-system-arm -machine mps2-an386 -cpu cortex-m4"
 )
 RAN=0
 

@@ -112,21 +112,54 @@ pub(crate) struct Tail {
     pub(crate) chain_start: bool,
 }
 
-/// Adds the tail to a formatted body and returns the block's digest.
-///
-/// The body's own hash state is reused, so only the tail is hashed here.
-fn close_block<const N: usize>(json: &mut Vec<u8, N>, body: &Body, tail: &Tail) -> Hash {
+/// A block closed up to its link (`prev_hash`, `seq`), those bytes hashed:
+/// what [`close_time`] finishes. The link depends on the chain's head; the
+/// rest (timestamp, counts) on the moment the record is sealed.
+#[derive(Clone, Debug)]
+pub(crate) struct LinkClosed {
+    hasher: BlockHasher,
+    /// The block's length up to here.
+    len: usize,
+    link: Link,
+}
+
+impl LinkClosed {
+    /// The link it was closed under.
+    pub(crate) fn link(&self) -> Link {
+        self.link
+    }
+}
+
+/// Adds the link (`prev_hash`, `seq`) to a formatted body and hashes it.
+fn close_link<const N: usize>(json: &mut Vec<u8, N>, body: &Body, link: Link) -> LinkClosed {
     json.truncate(body.len);
     // Cannot fail: format_body left TAIL_MAX bytes free. Written by hand, not
     // with `write!`: this runs under the lock, and core::fmt's machinery cost
     // more than the rest of the tail together.
     let _ = json.extend_from_slice(PREV_KEY);
-    let _ = json.extend_from_slice(&tail.link.prev.to_hex());
+    let _ = json.extend_from_slice(&link.prev.to_hex());
     let _ = json.push(b'"');
-    if let Some(seq) = tail.link.seq {
+    if let Some(seq) = link.seq {
         let _ = json.extend_from_slice(b",\"seq\":");
         push_decimal(json, seq);
     }
+    let mut hasher = body.hasher.clone();
+    hasher.update(json.get(body.len..).unwrap_or_default());
+    LinkClosed {
+        hasher,
+        len: json.len(),
+        link,
+    }
+}
+
+/// Adds the rest of the tail after the link and returns the block's digest.
+fn close_time<const N: usize>(
+    json: &mut Vec<u8, N>,
+    body: &Body,
+    closed: &LinkClosed,
+    tail: &Tail,
+) -> Hash {
+    json.truncate(closed.len);
     let _ = json.extend_from_slice(b",\"timestamp\":");
     push_timestamp(json, tail.timestamp);
     if body.truncated {
@@ -142,9 +175,17 @@ fn close_block<const N: usize>(json: &mut Vec<u8, N>, body: &Body, tail: &Tail) 
         let _ = json.push(b'"');
     }
     let _ = json.push(b'}');
-    let mut hasher = body.hasher.clone();
-    hasher.update(json.get(body.len..).unwrap_or_default());
+    let mut hasher = closed.hasher.clone();
+    hasher.update(json.get(closed.len..).unwrap_or_default());
     hasher.finish()
+}
+
+/// Adds the tail to a formatted body and returns the block's digest.
+///
+/// The body's own hash state is reused, so only the tail is hashed here.
+fn close_block<const N: usize>(json: &mut Vec<u8, N>, body: &Body, tail: &Tail) -> Hash {
+    let closed = close_link(json, body, tail.link);
+    close_time(json, body, &closed, tail)
 }
 
 /// Writes one closed record, both lines, to the sink; `hash` is what it states.
@@ -274,6 +315,19 @@ impl<const N: usize> Draft<N> {
         close_block(&mut self.json, &self.body, tail)
     }
 
+    /// [`close`](Self::close) in two steps, the link first (`prev_hash`,
+    /// `seq`: most of the tail's bytes) and then [`close_time`](Self::close_time):
+    /// a queued chain does the first outside its critical section.
+    pub(crate) fn close_link(&mut self, link: Link) -> LinkClosed {
+        close_link(&mut self.json, &self.body, link)
+    }
+
+    /// Finishes a block closed up to `closed`'s link (the link in `tail` is
+    /// not read): the same digest [`close`](Self::close) gives.
+    pub(crate) fn close_time(&mut self, closed: &LinkClosed, tail: &Tail) -> Hash {
+        close_time(&mut self.json, &self.body, closed, tail)
+    }
+
     /// Writes the closed record, both lines, to `sink`: `prev` and `hash` are
     /// what its display line states.
     pub(crate) fn write_to<W: embedded_io::Write>(
@@ -283,6 +337,13 @@ impl<const N: usize> Draft<N> {
         hash: &Hash,
     ) -> Result<(), SinkError<W::Error>> {
         write_record(sink, &self.json, &self.body, prev, hash)
+    }
+
+    /// The block's length as it stands (the body, or the block as closed
+    /// last): what [`write_to`](Self::write_to) writes changes by exactly as
+    /// much as this does when the draft is closed.
+    pub(crate) fn block_len(&self) -> usize {
+        self.json.len()
     }
 
     /// The block as closed last: `block_json`.

@@ -233,22 +233,27 @@ impl<const Q: usize> Queue<Q> {
         }
     }
 
-    /// Copies up to [`CHUNK`] committed bytes into `buf`, without taking them.
-    fn peek(&self, buf: &mut [u8; CHUNK]) -> usize {
+    /// Up to [`CHUNK`] committed bytes, without taking them: the bytes and
+    /// how many. (Built whole, not zeroed first: no `memset` linked for it.)
+    fn peek(&self) -> ([u8; CHUNK], usize) {
         let (read, available) = critical_section::with(|cs| {
             let c = self.cursor.borrow(cs).get();
             (c.read, c.committed.wrapping_sub(c.read) as usize)
         });
         let n = available.min(CHUNK);
         let mut pos = read as usize % Q;
-        for out in buf.iter_mut().take(n) {
-            *out = self.bytes.get(pos).map_or(0, |b| b.load(Ordering::Relaxed));
+        let buf = core::array::from_fn(|i| {
+            if i >= n {
+                return 0;
+            }
+            let byte = self.bytes.get(pos).map_or(0, |b| b.load(Ordering::Relaxed));
             pos += 1;
             if pos == Q {
                 pos = 0;
             }
-        }
-        n
+            byte
+        });
+        (buf, n)
     }
 
     /// The sink took `n` bytes: they leave the queue.
@@ -286,10 +291,9 @@ impl<const Q: usize> Queue<Q> {
         sink: &mut W,
     ) -> Result<usize, DrainError<W::Error>> {
         let _guard = DrainGuard::new(self)?;
-        let mut buf = [0u8; CHUNK];
         let mut total = 0;
         loop {
-            let n = self.peek(&mut buf);
+            let (buf, n) = self.peek();
             let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
                 return Ok(total);
             };
@@ -313,10 +317,9 @@ impl<const Q: usize> Queue<Q> {
         sink: &mut W,
     ) -> Result<usize, DrainError<W::Error>> {
         let _guard = DrainGuard::new(self)?;
-        let mut buf = [0u8; CHUNK];
         let mut total = 0;
         loop {
-            let n = self.peek(&mut buf);
+            let (buf, n) = self.peek();
             let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
                 return Ok(total);
             };

@@ -8,7 +8,7 @@ use core::fmt;
 use critical_section::Mutex;
 
 use crate::clock::{Clock, Timestamp};
-use crate::draft::{Draft, Tail, MIN_CAPACITY};
+use crate::draft::{Draft, LinkClosed, Tail, MIN_CAPACITY};
 use crate::hash::Hash;
 use crate::head::{link_after, Head};
 use crate::level::Level;
@@ -72,10 +72,14 @@ impl<S> State<S> {
 /// never does sink I/O; the application drains the queue to its sink.
 ///
 /// The message is formatted and its part of the block hashed outside the
-/// critical section (a [`Draft`] of `N` bytes on the caller's stack). Inside
-/// it: the clock is read, the draft is closed under the head (the tail hashed:
-/// at most 3 SHA-256 blocks for a plain chain), its length counted and its
-/// place reserved, and the head advanced. A record that does not fit is
+/// critical section (a [`Draft`] of `N` bytes on the caller's stack), and so
+/// are the record's link (`prev_hash`, `seq`, under the head as it is then)
+/// and its length less the block. Inside it: the clock is read, the rest of
+/// the tail (timestamp, counts) hashed (1 or 2 SHA-256 blocks for a plain
+/// chain with a clock below 10^18 s; 3 only for a record both truncated and
+/// reporting lost records), the place reserved and the head advanced. If another append came
+/// in between, the link is closed again outside once; a second time, the
+/// whole tail is closed inside (up to 3 blocks). A record that does not fit is
 /// counted, never cut: the next record says how many were lost.
 ///
 /// `S` is how records are sealed: [`Plain`] or a [`SealKey`](crate::SealKey)
@@ -248,18 +252,63 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
         mut start: Option<&mut Draft<MIN_CAPACITY>>,
         draft: &mut Draft<N>,
     ) -> Result<Head, EnqueueError> {
-        let queued = critical_section::with(|cs| {
-            let mut state = self
-                .state
-                .borrow(cs)
-                .try_borrow_mut()
-                .map_err(|_| EnqueueError::Full)?;
-            let result = self.close_and_reserve(cs, &mut state, start.as_deref_mut(), draft);
-            if matches!(result, Err(EnqueueError::Full | EnqueueError::TooLong)) {
-                state.unlogged = state.unlogged.saturating_add(1);
+        // The record's length less its block, counted here, outside the
+        // critical section: inside it only the block's length is added.
+        let lengths = Lengths {
+            start: start.as_deref().map_or(0, Lengths::beside_block),
+            draft: Lengths::beside_block(draft),
+        };
+        // The record's link (`prev_hash`, `seq`: most of its tail) closed and
+        // hashed here, outside the critical section, under the head as it is
+        // now; inside, unless another append came in between, only the
+        // timestamp and what follows it is hashed.
+        let close_early = |draft: &mut Draft<N>| {
+            let closed = self
+                .with(|s| link_after(s.head()))
+                .map(|link| draft.close_link(link));
+            #[cfg(test)]
+            tests::between();
+            closed
+        };
+        let mut early = match start {
+            None => close_early(draft),
+            Some(_) => None,
+        };
+        // Once, if an append came in between, the link is closed again out
+        // here; a second time, inside (the whole tail, as `Chain` does).
+        let mut may_retry = early.is_some();
+        let queued = loop {
+            let outcome = critical_section::with(|cs| {
+                let mut state = self
+                    .state
+                    .borrow(cs)
+                    .try_borrow_mut()
+                    .map_err(|_| EnqueueError::Full)?;
+                let stale = early.as_ref().map(LinkClosed::link) != Some(link_after(state.head()));
+                if may_retry && stale {
+                    return Ok(None);
+                }
+                let result = self.close_and_reserve(
+                    cs,
+                    &mut state,
+                    start.as_deref_mut(),
+                    draft,
+                    &lengths,
+                    early.as_ref(),
+                );
+                if matches!(result, Err(EnqueueError::Full | EnqueueError::TooLong)) {
+                    state.unlogged = state.unlogged.saturating_add(1);
+                }
+                result.map(Some)
+            })?;
+            match outcome {
+                Some(queued) => break queued,
+                None => {
+                    may_retry = false;
+                    early = close_early(draft);
+                }
             }
-            result
-        })?;
+        };
         let mut slot = self.queue.slot(&queued.reservation);
         if let (Some((prev, hash)), Some(start)) = (queued.start, start) {
             let _ = start.write_to(&mut slot, &prev, &hash);
@@ -280,6 +329,8 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
         state: &mut State<S>,
         start: Option<&mut Draft<MIN_CAPACITY>>,
         draft: &mut Draft<N>,
+        lengths: &Lengths,
+        early: Option<&LinkClosed>,
     ) -> Result<Queued, EnqueueError> {
         let timestamp: Timestamp = self.clock.now();
         let mut seal = state.seal.clone();
@@ -303,7 +354,7 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
             {
                 start_digest = Some((link.seq, digest));
             }
-            len += counted(start, &link.prev, &tag);
+            len += lengths.start + start.block_len();
             start_hashes = Some((link.prev, tag));
             link = link_after(Some(Head {
                 seq: link.seq,
@@ -316,10 +367,14 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
             unlogged: state.unlogged.into(),
             chain_start: false,
         };
-        let digest = draft.close(&tail);
+        // The link closed outside still holds if no append came in between.
+        let digest = match early.filter(|c| c.link() == link) {
+            Some(closed) => draft.close_time(closed, &tail),
+            None => close_whole(draft, &tail),
+        };
         let hash = seal.tag(link.seq, &digest).map_err(EnqueueError::Seal)?;
         seal.advance(SealedRecord { tag: hash, digest }, Token(()));
-        len += counted(draft, &link.prev, &hash);
+        len += lengths.draft + draft.block_len();
         if len > Q {
             return Err(EnqueueError::TooLong);
         }
@@ -354,11 +409,30 @@ impl<C: Clock, const N: usize, const Q: usize, S: Seal + Clone> QueuedChain<'_, 
     }
 }
 
-/// Bytes a closed draft takes as a record (both lines).
-fn counted<const N: usize>(draft: &Draft<N>, prev: &Hash, hash: &Hash) -> usize {
-    let mut counter = Counter::default();
-    let _ = draft.write_to(&mut counter, prev, hash);
-    counter.0
+/// Closes the whole tail (an append came in between twice, or a keyed
+/// chain's first record): in its own frame, so the common path's stack
+/// does not hold a second hash state.
+#[cold]
+#[inline(never)]
+fn close_whole<const N: usize>(draft: &mut Draft<N>, tail: &Tail) -> Hash {
+    draft.close(tail)
+}
+
+/// The bytes of the records an append writes, less their blocks: what
+/// closing a draft does not change (the hashes are 64 hex digits whatever
+/// they are; the display is the message's).
+struct Lengths {
+    start: usize,
+    draft: usize,
+}
+
+impl Lengths {
+    /// Bytes `draft` takes as a record (both lines), less its block.
+    fn beside_block<const N: usize>(draft: &Draft<N>) -> usize {
+        let mut counter = Counter::default();
+        let _ = draft.write_to(&mut counter, &Hash::GENESIS, &Hash::GENESIS);
+        counter.0.saturating_sub(draft.block_len())
+    }
 }
 
 impl<C, const N: usize, const Q: usize, S> fmt::Debug for QueuedChain<'_, C, N, Q, S> {
@@ -369,5 +443,80 @@ impl<C, const N: usize, const Q: usize, S> fmt::Debug for QueuedChain<'_, C, N, 
             .field("head", &self.head())
             .field("unlogged", &self.unlogged())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::{NoClock, Options, Verdict, Verifier};
+    use std::boxed::Box;
+    use std::cell::Cell;
+    use std::vec::Vec;
+
+    std::thread_local! {
+        /// What runs between the link closed outside the critical section
+        /// and the section itself (an interrupt's append, in a test).
+        static BETWEEN: Cell<Option<&'static dyn Fn()>> = const { Cell::new(None) };
+        static DEPTH: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// The test hook: runs the interleaved action for the outermost append only.
+    pub(super) fn between() {
+        if DEPTH.get() == 0 {
+            if let Some(f) = BETWEEN.get() {
+                DEPTH.set(1);
+                f();
+                DEPTH.set(0);
+            }
+        }
+    }
+
+    type Log = QueuedChain<'static, NoClock, 512, 8192>;
+
+    /// `main`'s append with `n` appends coming in between its link and its
+    /// critical section (1: the link is closed again outside; 2: the second
+    /// time inside). The log verifies, in the order the records were queued.
+    fn interleaved(n: u32) -> Vec<u8> {
+        let queue: &'static Queue<8192> = Box::leak(Box::new(Queue::new()));
+        let log: &'static Log = Box::leak(Box::new(Log::new(queue, NoClock)));
+        log.append(Level::Info, format_args!("first")).unwrap();
+        let left: &'static Cell<u32> = Box::leak(Box::new(Cell::new(n)));
+        let hook: &'static dyn Fn() = Box::leak(Box::new(move || {
+            if left.get() > 0 {
+                left.set(left.get() - 1);
+                log.append(Level::Warning, format_args!("interrupt {}", n - left.get()))
+                    .unwrap();
+            }
+        }));
+        BETWEEN.set(Some(hook));
+        let head = log.append(Level::Info, format_args!("main"));
+        BETWEEN.set(None);
+        assert_eq!(head.unwrap().seq, Some(u64::from(n) + 1));
+        assert_eq!(left.get(), 0, "every interleaved append ran");
+        let mut out: Vec<u8> = Vec::new();
+        queue.drain(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn an_append_between_link_and_section_is_linked_after() {
+        for n in 0..=2 {
+            let out = interleaved(n);
+            let mut buf = [0u8; 2048];
+            let mut verifier = Verifier::new(&mut buf, Options::default());
+            verifier.feed(&out).unwrap();
+            match verifier.finish() {
+                Verdict::Intact(report) => assert_eq!(report.records, u64::from(n) + 2),
+                other => panic!("{n} interleaved: {other:?}"),
+            }
+            let text = std::string::String::from_utf8(out).unwrap();
+            let main = text.find("|main|").unwrap();
+            for i in 1..=n {
+                let at = text.find(&std::format!("|interrupt {i}|")).unwrap();
+                assert!(at < main, "interrupt {i} is queued before main's record");
+            }
+        }
     }
 }

@@ -59,7 +59,7 @@ range() {
   if [ "$lo" = "$hi" ]; then echo "$lo"; else echo "$lo-$hi"; fi
 }
 
-declare -A BYTES APPEND CS FLASH RAM STACK
+declare -A BYTES APPEND CS UNITS COMPRESSION CRATE FLASH RAM STACK
 for board in "${BOARDS[@]}"; do
   read -r name feature target shift qemu <<<"$board"
   dir=$OUT/$feature
@@ -79,15 +79,21 @@ for board in "${BOARDS[@]}"; do
     err=$(timeout 120 $qemu -nographic -icount shift="$shift" \
       -semihosting-config enable=on,target=native -kernel "$dir/$enc-icount.elf" \
       2>&1 >"$dir/$enc-icount.capture" </dev/null) || die "$name $enc: the icount run failed: $err"
-    bytes=() appends=() csmax=()
+    bytes=() appends=() csmax=() units=()
+    unit=$(sed -n 's/^icount: compression \([0-9]*\)$/\1/p' <<<"$err")
+    [ -n "$unit" ] || die "$name $enc: the icount run printed no compression figure: $err"
     while read -r _ _ i _ b _ a _ c _; do
       bytes+=("$b"); appends+=("$a"); csmax+=("$c")
+      units+=("$(awk -v c="$c" -v u="$unit" 'BEGIN { printf "%.2f", c / u }')")
     done < <(grep '^icount: message' <<<"$err")
     [ "${#bytes[@]}" -eq 3 ] || die "$name $enc: the icount run printed no figures: $err"
     BYTES[$name,$enc]="${bytes[0]} / ${bytes[1]} / ${bytes[2]}"
     BYTES[$name,$enc,max]=${bytes[2]}
     APPEND[$name,$enc]=$(range "${appends[@]}")
     CS[$name,$enc]=$(range "${csmax[@]}")
+    UNITS[$name,$enc]=$(range "${units[@]}")
+    COMPRESSION[$name]=$unit
+    CRATE[$name,$enc]=$(bash "$FW/flash.sh" "$dir/$enc.elf" "$dir/nolog.elf" | sed -n 's/^crate //p')
     if [ "$feature" != rv ]; then
       build "$features,stack-report" "$target" "$dir/$enc-stack.elf"
       peaks=()
@@ -108,18 +114,22 @@ echo "Three messages: \`adc ch3 = 1234 mV\` (17 bytes), \`boot: reset cause 0x4,
 echo "(30), \`sensor 7: temp 235 dC, rh 41 %, batt 3712 mV\` (43). Records/s at 115200 baud"
 echo "(11520 bytes/s) for the longest. Instructions counted by QEMU -icount, the range"
 echo "over the three; \"critical section\" is the longest one in an append (the"
-echo "probe's own ~10 instructions included). Flash and RAM: the example less its"
-echo "\`nolog\` build (chain, queue, SHA-256, encoding, \`core::fmt\`, the log facade)."
+echo "probe's own ~10 instructions included), then the same in units of one SHA-256"
+echo "compression measured alone on that board (M4 ${COMPRESSION[M4]:-?}, M0 ${COMPRESSION[M0]:-?},"
+echo "RISC-V ${COMPRESSION[RISC-V]:-?} instructions). Flash and RAM: the example less its"
+echo "\`nolog\` build (chain, queue, SHA-256, encoding, \`core::fmt\`, the log facade,"
+echo "compiler-builtins, the example's messages); \"crate\": of that flash, the symbols"
+echo "of immutable-log and its dependencies (\`flash.sh\`)."
 echo "Stack: the peak over $RUNS runs of the \`stack-report\` build, Cortex-M only (the range where runs differ:"
 echo "it depends on where the interrupts land)."
 echo
-echo "| board | encoding | bytes/record | records/s | instructions/append | in critical section | flash | RAM | stack peak |"
-echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| board | encoding | bytes/record | records/s | instructions/append | in critical section | in compressions | flash | crate | RAM | stack peak |"
+echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for board in "${BOARDS[@]}"; do
   read -r name _ <<<"$board"
   for enc in text compact; do
     rate=$((11520 / ${BYTES[$name,$enc,max]}))
     stack=${STACK[$name,$enc]}
-    echo "| $name | $enc | ${BYTES[$name,$enc]} | $rate | ${APPEND[$name,$enc]} | ${CS[$name,$enc]} | ${FLASH[$name,$enc]} | ${RAM[$name,$enc]} | $stack |"
+    echo "| $name | $enc | ${BYTES[$name,$enc]} | $rate | ${APPEND[$name,$enc]} | ${CS[$name,$enc]} | ${UNITS[$name,$enc]} | ${FLASH[$name,$enc]} | ${CRATE[$name,$enc]} | ${RAM[$name,$enc]} | $stack |"
   done
 done

@@ -55,6 +55,9 @@ struct State<S> {
     next: u64,
     seal: S,
     unlogged: u32,
+    /// Records since the last sync record (a resumed chain starts at the
+    /// maximum: its first record is followed by a sync).
+    since_sync: u32,
 }
 
 /// A message formatted into `M` bytes, cut at a character boundary.
@@ -73,9 +76,11 @@ impl<const M: usize> fmt::Write for Message<M> {
         while !s.is_char_boundary(cut) {
             cut -= 1;
         }
-        let _ = self
-            .bytes
-            .extend_from_slice(s.as_bytes().get(..cut).unwrap_or_default());
+        // Byte by byte, not `extend_from_slice`: no `memcpy` linked for it
+        // (about 740 bytes of flash on a Cortex-M, more than this copy costs).
+        for &byte in s.as_bytes().get(..cut).unwrap_or_default() {
+            let _ = self.bytes.push(byte);
+        }
         self.truncated = cut < s.len();
         Ok(())
     }
@@ -121,7 +126,9 @@ impl<'q, C, const M: usize, const Q: usize> CompactChain<'q, C, M, Q> {
 impl<'q, C, const M: usize, const Q: usize, S> CompactChain<'q, C, M, Q, S> {
     /// A chain that continues after `head` (`None`: at genesis) and seals
     /// with `seal` (for a keyed chain, the [`SealKey`](crate::SealKey) for
-    /// the record after `head`).
+    /// the record after `head`). A chain that continues a head sends a sync
+    /// record after its first record, so a capture of this run verifies
+    /// from there; then one after every `sync_every` records.
     pub const fn sealed(queue: &'q Queue<Q>, clock: C, head: Option<CompactHead>, seal: S) -> Self {
         const {
             assert!(
@@ -129,9 +136,9 @@ impl<'q, C, const M: usize, const Q: usize, S> CompactChain<'q, C, M, Q, S> {
                 "compact messages are at most 200 bytes"
             )
         };
-        let (state, next) = match head {
-            Some(h) => (*h.state.as_bytes(), h.seq.saturating_add(1)),
-            None => (GENESIS_STATE, 0),
+        let (state, next, since_sync) = match head {
+            Some(h) => (*h.state.as_bytes(), h.seq.saturating_add(1), u32::MAX),
+            None => (GENESIS_STATE, 0, 0),
         };
         CompactChain {
             queue,
@@ -140,6 +147,7 @@ impl<'q, C, const M: usize, const Q: usize, S> CompactChain<'q, C, M, Q, S> {
                 next,
                 seal,
                 unlogged: 0,
+                since_sync,
             })),
             clock,
             sync_every: DEFAULT_SYNC_EVERY,
@@ -147,7 +155,8 @@ impl<'q, C, const M: usize, const Q: usize, S> CompactChain<'q, C, M, Q, S> {
     }
 
     /// The same chain with a sync record after every `k` records (0: only
-    /// when [`sync`](Self::sync) is called). A reader that lost frames
+    /// when [`sync`](Self::sync) is called); from genesis, after records
+    /// `k - 1`, `2k - 1`, ... A reader that lost frames
     /// resumes at the next sync.
     pub const fn with_sync_every(mut self, k: u32) -> Self {
         self.sync_every = k;
@@ -193,18 +202,65 @@ impl<'q, C, const M: usize, const Q: usize, S> CompactChain<'q, C, M, Q, S> {
     }
 }
 
-/// A frame's payload in pieces: header, message, tag.
-struct Frame {
-    header: [u8; 31],
-    header_len: usize,
+/// What the critical section decided for one record: the fields its frame
+/// states (written into the queue after the section ends) and its place.
+struct Sealed {
+    reservation: crate::queue::Reservation,
+    /// The head byte, with the unlogged bit if `unlogged` > 0.
+    head: u8,
+    seq: u64,
+    time_us: u64,
+    unlogged: u64,
+    /// The tag: the state's first 8 bytes, or a keyed chain's HMAC.
     tag: [u8; KEYED_TAG],
     tag_len: usize,
+    /// The state after the record, for its head and a sync record.
+    state: [u8; 32],
+    /// A sync record follows: its keyed tag (`None` in a plain chain).
+    sync: Option<Option<[u8; KEYED_TAG]>>,
 }
 
-/// A sync frame's payload.
-struct SyncFrame {
-    bytes: [u8; 1 + 10 + 32 + KEYED_TAG],
-    len: usize,
+/// Bytes of `n` as LEB128, without writing it: arithmetic only, for the
+/// critical section.
+fn leb128_len(mut n: u64) -> usize {
+    // A loop, not `leading_zeros`: rv32imc has no count-leading-zeros instruction.
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// A sync record's payload length: head, `next`, state, keyed tag.
+fn sync_len(next: u64, keyed: bool) -> usize {
+    1 + leb128_len(next) + 32 + if keyed { KEYED_TAG } else { 0 }
+}
+
+/// Writes `n` as LEB128 into a frame.
+#[inline(never)]
+fn put_leb128<O: super::cobs::Out>(encoder: &mut Encoder<'_, O>, n: u64) {
+    let mut bytes = [0u8; 10];
+    let len = leb128(n, &mut bytes);
+    encoder.write(bytes.get(..len).unwrap_or_default());
+}
+
+/// Encodes a sync record's frame (without its zero) into `out`.
+#[inline(never)]
+fn put_sync<O: super::cobs::Out>(
+    out: &mut O,
+    next: u64,
+    state: &[u8; 32],
+    tag: Option<&[u8; KEYED_TAG]>,
+) {
+    let mut encoder = Encoder::new(out);
+    encoder.write(&[KIND_SYNC | if tag.is_some() { KEYED } else { 0 }]);
+    put_leb128(&mut encoder, next);
+    encoder.write(state);
+    if let Some(tag) = tag {
+        encoder.write(tag);
+    }
+    encoder.finish();
 }
 
 impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_, C, M, Q, S> {
@@ -218,7 +274,12 @@ impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_,
             bytes: Vec::new(),
             truncated: false,
         };
-        if fmt::write(&mut text, message).is_err() {
+        let formatted = match message.as_str() {
+            // A message without arguments: copied, not formatted.
+            Some(s) => fmt::Write::write_str(&mut text, s),
+            None => fmt::write(&mut text, message),
+        };
+        if formatted.is_err() {
             text.truncated = true;
         }
         self.append_bytes(level_code(level), &text.bytes, text.truncated)
@@ -260,7 +321,7 @@ impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_,
             head |= KEYED;
         }
         let digest = message_digest(head, message);
-        let (reservation, frame, sync, queued) = critical_section::with(|cs| {
+        let sealed = critical_section::with(|cs| {
             let mut st = self
                 .state
                 .borrow(cs)
@@ -272,51 +333,58 @@ impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_,
             }
             result
         })?;
-        let mut slot = self.queue.slot(&reservation);
+        // Outside the critical section: the frame(s) into the reserved place.
+        let mut slot = self.queue.slot(&sealed.reservation);
         let mut encoder = Encoder::new(&mut slot);
-        encoder.write(frame.header.get(..frame.header_len).unwrap_or_default());
+        encoder.write(&[sealed.head]);
+        put_leb128(&mut encoder, sealed.seq);
+        put_leb128(&mut encoder, sealed.time_us);
+        if sealed.unlogged > 0 {
+            put_leb128(&mut encoder, sealed.unlogged);
+        }
         encoder.write(message);
-        encoder.write(frame.tag.get(..frame.tag_len).unwrap_or_default());
+        encoder.write(sealed.tag.get(..sealed.tag_len).unwrap_or_default());
         encoder.finish();
-        if let Some(sync) = sync {
-            let mut encoder = Encoder::new(&mut slot);
-            encoder.write(sync.bytes.get(..sync.len).unwrap_or_default());
-            encoder.finish();
+        if let Some(sync_tag) = sealed.sync {
+            let next = sealed.seq.saturating_add(1);
+            put_sync(&mut slot, next, &sealed.state, sync_tag.as_ref());
         }
         // Counted exactly; were a byte left, a zero is an empty frame.
         while slot.push(0) {}
-        self.queue.commit(reservation);
-        Ok(queued)
+        self.queue.commit(sealed.reservation);
+        Ok(CompactHead {
+            seq: sealed.seq,
+            state: Hash::from_bytes(sealed.state),
+        })
     }
 
     /// Queues a sync record now (at a checkpoint): the chain state after the
     /// last record, so a reader that lost frames resumes here. A full queue
     /// refuses it (nothing is lost: the next sync says the same).
     pub fn sync(&self) -> Result<(), EnqueueError> {
-        let (reservation, sync) = critical_section::with(|cs| {
+        let (reservation, next, state, tag) = critical_section::with(|cs| {
             let st = self
                 .state
                 .borrow(cs)
                 .try_borrow()
                 .map_err(|_| EnqueueError::Full)?;
-            let sync = sync_frame(&st.seal, st.next, &st.state)?;
+            let tag = sync_tag(&st.seal, st.next, &st.state)?;
             let reservation = self
                 .queue
-                .reserve(cs, sync.len + 2)
+                .reserve(cs, sync_len(st.next, tag.is_some()) + 2)
                 .ok_or(EnqueueError::Full)?;
-            Ok((reservation, sync))
+            Ok((reservation, st.next, st.state, tag))
         })?;
         let mut slot = self.queue.slot(&reservation);
-        let mut encoder = Encoder::new(&mut slot);
-        encoder.write(sync.bytes.get(..sync.len).unwrap_or_default());
-        encoder.finish();
+        put_sync(&mut slot, next, &state, tag.as_ref());
         while slot.push(0) {}
         self.queue.commit(reservation);
         Ok(())
     }
 
-    /// Inside the critical section.
-    #[allow(clippy::type_complexity)]
+    /// Inside the critical section: the clock, `seq`, the state advanced (one
+    /// compression), the tag, the lengths counted and the place reserved.
+    /// Nothing is encoded here.
     fn seal_and_reserve(
         &self,
         cs: critical_section::CriticalSection<'_>,
@@ -324,15 +392,7 @@ impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_,
         mut head: u8,
         digest: &Hash,
         message_len: usize,
-    ) -> Result<
-        (
-            crate::queue::Reservation,
-            Frame,
-            Option<SyncFrame>,
-            CompactHead,
-        ),
-        EnqueueError,
-    > {
+    ) -> Result<Sealed, EnqueueError> {
         let now = self.clock.now();
         let time_us = now
             .secs()
@@ -342,62 +402,43 @@ impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_,
         let unlogged = u64::from(st.unlogged);
         let state = advance(&st.state, digest, seq, time_us, unlogged);
         let mut seal = st.seal.clone();
-        let mut frame = Frame {
-            header: [0; 31],
-            header_len: 0,
-            tag: [0; KEYED_TAG],
-            tag_len: PLAIN_TAG,
-        };
-        if seal.is_keyed() {
-            let tag = seal
+        let mut tag = [0u8; KEYED_TAG];
+        let tag_len = if seal.is_keyed() {
+            let keyed = seal
                 .tag(Some(seq), &Hash::from_bytes(state))
                 .map_err(EnqueueError::Seal)?;
-            frame.tag.copy_from_slice(&tag.as_bytes()[..KEYED_TAG]);
-            frame.tag_len = KEYED_TAG;
+            tag.copy_from_slice(keyed.as_bytes().get(..KEYED_TAG).unwrap_or(&[0; KEYED_TAG]));
             seal.advance(
                 SealedRecord {
-                    tag,
+                    tag: keyed,
                     digest: Hash::from_bytes(state),
                 },
                 Token(()),
             );
+            KEYED_TAG
         } else {
-            frame.tag[..PLAIN_TAG].copy_from_slice(&state[..PLAIN_TAG]);
-        }
+            tag[..PLAIN_TAG].copy_from_slice(&state[..PLAIN_TAG]);
+            PLAIN_TAG
+        };
+        let mut header = 1 + leb128_len(seq) + leb128_len(time_us);
         if unlogged > 0 {
             head |= UNLOGGED;
+            header += leb128_len(unlogged);
         }
-        let mut n = [0u8; 10];
-        let mut len = 0;
-        let mut put = |bytes: &[u8], frame: &mut Frame| {
-            for &b in bytes {
-                if let Some(slot) = frame.header.get_mut(len) {
-                    *slot = b;
-                    len += 1;
-                }
-            }
-        };
-        put(&[head], &mut frame);
-        let k = leb128(seq, &mut n);
-        put(n.get(..k).unwrap_or_default(), &mut frame);
-        let k = leb128(time_us, &mut n);
-        put(n.get(..k).unwrap_or_default(), &mut frame);
-        if unlogged > 0 {
-            let k = leb128(unlogged, &mut n);
-            put(n.get(..k).unwrap_or_default(), &mut frame);
-        }
-        frame.header_len = len;
-        let payload = len + message_len + frame.tag_len;
+        let payload = header + message_len + tag_len;
         if payload > SINGLE_BLOCK {
             return Err(EnqueueError::TooLong);
         }
         let next = seq.saturating_add(1);
-        let sync = match self.sync_every {
-            0 => None,
-            k if next.is_multiple_of(u64::from(k)) => Some(sync_frame(&seal, next, &state)?),
-            _ => None,
+        // Counted, not `next % k`: no 64-bit division on 32-bit targets.
+        let since_sync = st.since_sync.saturating_add(1);
+        let sync_due = self.sync_every != 0 && since_sync >= self.sync_every;
+        let sync = if sync_due {
+            Some(sync_tag(&seal, next, &state)?)
+        } else {
+            None
         };
-        let total = payload + 2 + sync.as_ref().map_or(0, |s| s.len + 2);
+        let total = payload + 2 + sync.as_ref().map_or(0, |t| sync_len(next, t.is_some()) + 2);
         if total > Q {
             return Err(EnqueueError::TooLong);
         }
@@ -406,45 +447,37 @@ impl<C: Clock, const M: usize, const Q: usize, S: Seal + Clone> CompactChain<'_,
         st.next = next;
         st.seal = seal;
         st.unlogged = 0;
-        let queued = CompactHead {
+        st.since_sync = if sync_due { 0 } else { since_sync };
+        Ok(Sealed {
+            reservation,
+            head,
             seq,
-            state: Hash::from_bytes(state),
-        };
-        Ok((reservation, frame, sync, queued))
+            time_us,
+            unlogged,
+            tag,
+            tag_len,
+            state,
+            sync,
+        })
     }
 }
 
-/// A sync record's payload: `next`, the state, and a keyed chain's tag (made
-/// with the key for `next`, which the seal holds once record `next - 1` is sealed).
-fn sync_frame<S: Seal>(seal: &S, next: u64, state: &[u8; 32]) -> Result<SyncFrame, EnqueueError> {
-    let mut sync = SyncFrame {
-        bytes: [0; 1 + 10 + 32 + KEYED_TAG],
-        len: 0,
-    };
-    let keyed = seal.is_keyed();
-    let mut n = [0u8; 10];
-    let k = leb128(next, &mut n);
-    let tag = if keyed {
-        let tag = seal
-            .tag(Some(next), &sync_digest(next, state))
-            .map_err(EnqueueError::Seal)?;
-        Some(tag)
-    } else {
-        None
-    };
-    let kind = [KIND_SYNC | if keyed { KEYED } else { 0 }];
-    let tag_bytes = tag
-        .as_ref()
-        .and_then(|t| t.as_bytes().get(..KEYED_TAG))
-        .unwrap_or_default();
-    let parts: [&[u8]; 4] = [&kind, n.get(..k).unwrap_or_default(), state, tag_bytes];
-    for byte in parts.iter().flat_map(|p| p.iter()) {
-        if let Some(slot) = sync.bytes.get_mut(sync.len) {
-            *slot = *byte;
-            sync.len += 1;
-        }
+/// A keyed chain's sync tag (made with the key for `next`, which the seal
+/// holds once record `next - 1` is sealed); `None` in a plain chain.
+fn sync_tag<S: Seal>(
+    seal: &S,
+    next: u64,
+    state: &[u8; 32],
+) -> Result<Option<[u8; KEYED_TAG]>, EnqueueError> {
+    if !seal.is_keyed() {
+        return Ok(None);
     }
-    Ok(sync)
+    let tag = seal
+        .tag(Some(next), &sync_digest(next, state))
+        .map_err(EnqueueError::Seal)?;
+    let mut out = [0u8; KEYED_TAG];
+    out.copy_from_slice(tag.as_bytes().get(..KEYED_TAG).unwrap_or(&[0; KEYED_TAG]));
+    Ok(Some(out))
 }
 
 impl<C, const M: usize, const Q: usize, S> fmt::Debug for CompactChain<'_, C, M, Q, S> {
@@ -467,5 +500,18 @@ impl<const Q: usize> super::cobs::Out for crate::queue::Slot<'_, Q> {
     }
     fn patch(&mut self, at: usize, byte: u8) {
         crate::queue::Slot::patch(self, at, byte);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leb128_len_counts_what_leb128_writes() {
+        let mut buf = [0u8; 10];
+        for n in [0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 1 << 35, u64::MAX] {
+            assert_eq!(leb128_len(n), leb128(n, &mut buf), "{n}");
+        }
     }
 }
