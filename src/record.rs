@@ -112,12 +112,22 @@ impl<'a> Record<'a> {
     /// digest. A block that breaks the rules and whose digest is not the hash
     /// stated is [`RecordFault::HashMismatch`]: most likely, an edit.
     pub fn parse(line1: &'a [u8], line2: &'a [u8]) -> Result<Self, RecordFault> {
+        Self::parse_digested(line1, line2, BlockHasher::hash)
+    }
+
+    /// [`parse`](Self::parse), with `digest` giving SHA-256 of `block_json`
+    /// (a verifier's hashing thread may have it already).
+    pub(crate) fn parse_digested(
+        line1: &'a [u8],
+        line2: &'a [u8],
+        digest: impl FnOnce(&'a [u8]) -> Hash,
+    ) -> Result<Self, RecordFault> {
         let (prev, display, stated) =
             split_display_line(line1).ok_or(RecordFault::MalformedDisplayLine)?;
         let block_json = line2
             .strip_prefix(BLOCK_PREFIX)
             .ok_or(RecordFault::MissingBlockData)?;
-        let digest = BlockHasher::hash(block_json);
+        let digest = digest(block_json);
         let block = json::read_block(block_json).map_err(|fault| {
             if digest != stated {
                 RecordFault::HashMismatch
