@@ -134,10 +134,12 @@ mod tests {
     fn hex_words_decode_every_byte_and_refuse_every_other_byte() {
         extern crate std;
         for b in 0..=255u8 {
-            let text: std::string::String = (0..32)
-                .map(|i| std::format!("{:02x}", b.wrapping_add(i * 37)))
+            let text: std::string::String = (0..32u8)
+                .map(|i| std::format!("{:02x}", b.wrapping_add(i.wrapping_mul(37))))
                 .collect();
-            let want: std::vec::Vec<u8> = (0..32).map(|i| b.wrapping_add(i * 37)).collect();
+            let want: std::vec::Vec<u8> = (0..32u8)
+                .map(|i| b.wrapping_add(i.wrapping_mul(37)))
+                .collect();
             assert_eq!(
                 decode_hex32(text.as_bytes()).map(|h| h.to_vec()),
                 Some(want)
