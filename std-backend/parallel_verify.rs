@@ -1,6 +1,7 @@
-//! Verifying on two cores: this thread reads the log in fixed batches and
-//! runs the one sequential [`Verifier`] over them, in order; a second thread
-//! computes SHA-256 of the records' `block_json`s ahead of it.
+//! Verifying on two cores: a second thread reads the log in fixed batches,
+//! finds the records in each and computes SHA-256 of their `block_json`s;
+//! the calling thread runs the one sequential [`Verifier`] over the batches,
+//! in order.
 //!
 //! The verdict cannot differ from the sequential one: the verifier is fed the
 //! same bytes in the same order and decides everything; the only thing the
@@ -8,14 +9,14 @@
 //! the verifier asks about (matched by position and length in the batch;
 //! anything not matched is hashed on the spot).
 //!
-//! Work is shared per batch: the verifier claims records from the front, the
-//! helper from the back (a compare-and-swap per record), so neither waits for
-//! the other while both have work. Memory: [`BATCHES`] batches of [`BATCH`]
+//! Hashing is shared per batch: the verifier claims records from the front,
+//! the reading thread from the back (a compare-and-swap per record), so
+//! neither waits for the other while both have work. Memory: [`BATCHES`] batches of [`BATCH`]
 //! bytes beside the verifier's own record buffer.
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{mpsc, Arc};
 use std::thread;
 
 use crate::hash::{BlockHasher, Hash};
@@ -28,9 +29,8 @@ use super::MAX_RECORD;
 /// Bytes read at a time: one batch.
 pub const BATCH: usize = 128 * 1024;
 
-/// Batches in memory at once: one being verified, one read ahead and handed
-/// to the hashing thread, one it may still hold, one being read. The reading
-/// thread never waits for the hashing one.
+/// Batches in memory at once: one being verified, two read ahead (and being
+/// hashed), one being read.
 pub const BATCHES: usize = 4;
 
 /// A record's slot: nobody has claimed it yet.
@@ -208,105 +208,85 @@ impl Digests for FromBatch<'_> {
     }
 }
 
-/// The batches: at most [`BATCHES`], reused once the hashing thread has let
-/// go of them.
-#[derive(Debug)]
-struct Batches {
-    /// Bytes a batch holds.
+/// Reads `reader` in batches of `size` bytes into at most [`BATCHES`]
+/// buffers, each reused once the verifier sends it back.
+struct Reading<'r, R> {
+    reader: &'r mut R,
     size: usize,
-    /// Verified, and perhaps still held by the hashing thread.
-    used: Vec<Arc<Batch>>,
     made: usize,
     lines: Lines,
 }
 
-impl Batches {
-    /// A batch no one else holds.
-    fn take(&mut self) -> Batch {
-        loop {
-            if let Some(i) = self.used.iter().position(|b| Arc::strong_count(b) == 1) {
-                match Arc::try_unwrap(self.used.swap_remove(i)) {
-                    Ok(batch) => return batch,
-                    Err(shared) => self.used.push(shared),
-                }
-            }
-            if self.made < BATCHES {
+impl<R: Read> Reading<'_, R> {
+    /// The next batch, read into a new buffer or one sent back; `None` when
+    /// the verifier has stopped.
+    fn next(&mut self, back: &mpsc::Receiver<Arc<Batch>>) -> Option<io::Result<Batch>> {
+        let used = match back.try_recv() {
+            Ok(used) => Some(used),
+            Err(_) if self.made < BATCHES => None,
+            // Every buffer is out: wait for the verifier to finish one.
+            Err(_) => Some(back.recv().ok()?),
+        };
+        // This thread let go of its copy before it asked: the verifier's,
+        // sent back, is the only one.
+        let mut batch = match used.map(Arc::try_unwrap) {
+            Some(Ok(batch)) => batch,
+            _ => {
                 self.made += 1;
-                return Batch {
+                Batch {
                     bytes: vec![0; self.size],
                     len: 0,
                     slots: Vec::new(),
-                };
+                }
             }
-            // The hashing thread is letting go of one (it is past its records).
-            thread::yield_now();
-        }
-    }
-
-    /// Reads the next batch, at most `size` bytes; an empty batch at the end.
-    fn read(&mut self, reader: &mut impl Read) -> io::Result<Arc<Batch>> {
-        let mut batch = self.take();
+        };
         batch.len = loop {
-            match reader.read(&mut batch.bytes) {
+            match self.reader.read(&mut batch.bytes) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Some(Err(e)),
             }
         };
         self.lines.scan(&mut batch);
-        Ok(Arc::new(batch))
+        Some(Ok(batch))
     }
 }
 
-/// The newest batch, handed from the reading thread to the hashing one. A
-/// batch the hashing thread did not take in time is replaced (the verifier
-/// hashes its records itself), so the hashing thread holds at most one.
-#[derive(Debug, Default)]
-struct Handoff {
-    /// The batch waiting, and whether reading has ended.
-    slot: Mutex<(Option<Arc<Batch>>, bool)>,
-    ready: Condvar,
-}
-
-impl Handoff {
-    fn publish(&self, batch: &Arc<Batch>) {
-        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.0 = Some(Arc::clone(batch));
-        self.ready.notify_one();
-    }
-
-    fn close(&self) {
-        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.0 = None;
-        slot.1 = true;
-        self.ready.notify_one();
-    }
-
-    /// The next batch to hash, or `None` once reading has ended.
-    fn next(&self) -> Option<Arc<Batch>> {
-        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(batch) = slot.0.take() {
-                return Some(batch);
+/// The reading thread: reads each batch, hands it to the verifier, then
+/// hashes its records from the back until they meet. Ends at the end of the
+/// input (an empty batch), at a read error (handed on), or when the verifier
+/// stops.
+fn read_and_hash<R: Read>(
+    mut reading: Reading<'_, R>,
+    to_verifier: &mpsc::SyncSender<io::Result<Arc<Batch>>>,
+    back: &mpsc::Receiver<Arc<Batch>>,
+    stop: &AtomicBool,
+) {
+    while let Some(next) = reading.next(back) {
+        let batch = match next {
+            Ok(batch) => Arc::new(batch),
+            Err(e) => {
+                let _ = to_verifier.send(Err(e));
+                return;
             }
-            if slot.1 {
-                return None;
-            }
-            slot = self
-                .ready
-                .wait(slot)
-                .unwrap_or_else(PoisonError::into_inner);
+        };
+        let end = batch.len == 0;
+        if to_verifier.send(Ok(Arc::clone(&batch))).is_err() || end {
+            return;
         }
+        batch.hash_from_back(stop);
     }
 }
 
 /// Verifies everything `reader` yields, as [`verify_reader_keyed`] does, on
-/// two threads: the same verdict, up to twice as fast when SHA-256 is most
-/// of the work.
+/// two threads: the same verdict, sooner. A second thread reads the input in
+/// batches, finds the records in each and hashes them from the back; this
+/// thread runs the one sequential verifier over the batches in order,
+/// hashing from the front what the other has not reached.
 ///
 /// [`verify_reader_keyed`]: super::verify_reader_keyed
 pub(crate) fn verify_reader_parallel(
-    reader: impl Read,
+    reader: impl Read + Send,
     options: Options,
     key: Option<VerifyKey>,
 ) -> io::Result<Verdict> {
@@ -315,7 +295,7 @@ pub(crate) fn verify_reader_parallel(
 
 /// [`verify_reader_parallel`] with batches of `batch` bytes.
 fn verify_reader_batched(
-    mut reader: impl Read,
+    mut reader: impl Read + Send,
     options: Options,
     key: Option<VerifyKey>,
     batch: usize,
@@ -326,44 +306,42 @@ fn verify_reader_batched(
         None => Verifier::new(&mut buf, options),
     };
     let stop = AtomicBool::new(false);
-    let handoff = Handoff::default();
+    let (to_verifier, batches) = mpsc::sync_channel(BATCHES);
+    let (send_back, back) = mpsc::channel();
+    let reading = Reading {
+        reader: &mut reader,
+        size: batch.max(1),
+        made: 0,
+        lines: Lines::default(),
+    };
     thread::scope(|scope| {
-        scope.spawn(|| {
-            while let Some(batch) = handoff.next() {
-                batch.hash_from_back(&stop);
-            }
-        });
-        let result = feed_batches(&mut reader, &mut verifier, &handoff, batch);
+        let stop = &stop;
+        scope.spawn(move || read_and_hash(reading, &to_verifier, &back, stop));
+        let result = verify_batches(&mut verifier, &batches, &send_back);
+        // Whatever the reading thread is doing, it stops.
         stop.store(true, Ordering::Relaxed);
-        handoff.close();
+        drop(batches);
+        drop(send_back);
         result
     })?;
     Ok(verifier.finish())
 }
 
-/// Reads batches, one ahead of the verifier, hands each to the hashing
-/// thread, and feeds them to the verifier in order until the end or its
-/// first failure.
-fn feed_batches(
-    reader: &mut impl Read,
+/// Feeds the batches to the verifier in order, sending each back, until the
+/// end of the input or the verifier's first failure.
+fn verify_batches(
     verifier: &mut Verifier<'_>,
-    handoff: &Handoff,
-    size: usize,
+    batches: &mpsc::Receiver<io::Result<Arc<Batch>>>,
+    send_back: &mpsc::Sender<Arc<Batch>>,
 ) -> io::Result<()> {
-    let mut batches = Batches {
-        size: size.max(1),
-        used: Vec::with_capacity(BATCHES),
-        made: 0,
-        lines: Lines::default(),
-    };
-    let mut ahead = batches.read(reader)?;
-    loop {
-        if ahead.len == 0 {
-            return Ok(());
+    // The reading thread ends with an empty batch or an error, or stops
+    // once this thread has; if it panics, the scope panics after it and no
+    // verdict is given.
+    while let Ok(next) = batches.recv() {
+        let batch = next?;
+        if batch.len == 0 {
+            break;
         }
-        handoff.publish(&ahead);
-        let batch = ahead;
-        ahead = batches.read(reader)?;
         let fed = verifier.feed_with(
             batch.bytes(),
             &mut FromBatch {
@@ -371,12 +349,13 @@ fn feed_batches(
                 next: 0,
             },
         );
-        batches.used.push(batch);
+        let _ = send_back.send(batch);
         if fed.is_err() {
             // The verdict holds the failure; the rest need not be read.
-            return Ok(());
+            break;
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
