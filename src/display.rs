@@ -7,7 +7,7 @@
 use crate::escape::control_escape;
 use crate::json::unescape::decode_escape;
 use crate::json::JsonFaultKind;
-use crate::scan::has_display_escape;
+use crate::scan::{find_json_escape, has_display_escape};
 
 /// The `display` form of a message that [`JsonStringWriter`] escaped, as a
 /// sequence of byte runs borrowed from the escaped message: `\"`, `\\` and `\t`
@@ -81,11 +81,17 @@ pub(crate) fn display_matches(raw: &[u8], display: &[u8]) -> Result<bool, JsonFa
             None => false,
         }
     };
-    let mut i = 0;
-    while i < raw.len() {
-        let Some(&b) = raw.get(i) else { break };
+    let mut rest = raw;
+    loop {
+        // A run of bytes that stand as they are, compared at once.
+        let run = find_json_escape(rest).unwrap_or(rest.len());
+        let (plain, after) = rest.split_at(run);
+        if !expect(plain) {
+            return Ok(false);
+        }
+        let Some(&b) = after.first() else { break };
         if b != b'\\' {
-            // A raw byte: control bytes are escaped in display, others stand.
+            // A raw control byte (or DEL): escaped in display.
             let ok = match control_escape(b) {
                 Some((e, len)) => expect(e.get(..len).unwrap_or_default()),
                 None => expect(&[b]),
@@ -93,11 +99,11 @@ pub(crate) fn display_matches(raw: &[u8], display: &[u8]) -> Result<bool, JsonFa
             if !ok {
                 return Ok(false);
             }
-            i += 1;
+            rest = after.get(1..).unwrap_or_default();
             continue;
         }
-        let (c, used) = decode_escape(raw.get(i..).unwrap_or_default())?;
-        i += used;
+        let (c, used) = decode_escape(after)?;
+        rest = after.get(used..).unwrap_or_default();
         let ok = match u8::try_from(u32::from(c)) {
             Ok(byte) if byte < 0x80 => match control_escape(byte) {
                 Some((e, len)) => expect(e.get(..len).unwrap_or_default()),

@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use crate::hash::{BlockHasher, Hash};
+use crate::hash::{BlockHasher, Hash, HexHash};
 use crate::head::Head;
 use crate::record::{self, Record, RecordFault};
 use crate::scan::find_lf;
@@ -57,6 +57,8 @@ struct State {
     expect_prev: Option<Hash>,
     /// The next record's `seq`, when known.
     expect_seq: Option<u64>,
+    /// The hex text of `expect_prev` as the record before stated it.
+    prev_text: Option<HexHash>,
     expected_head_seen: bool,
     report: Report,
     failure: Option<Failure>,
@@ -153,7 +155,8 @@ impl State {
             };
             (line, FailureKind::Record(fault))
         };
-        let checked = match Record::parse_digested(line1, line2, |b| digests.digest(b)) {
+        let known = self.prev_text.as_ref().zip(self.expect_prev);
+        let checked = match Record::parse_digested(line1, line2, |b| digests.digest(b), known) {
             Ok(parsed) => self.check_seal(&parsed).map(|()| parsed),
             Err(e) => Err(fault(e)),
         };
@@ -219,6 +222,10 @@ impl State {
         report.unlogged = report.unlogged.saturating_add(checked.unlogged());
         report.truncated += u64::from(checked.truncated());
         self.expect_prev = Some(checked.hash());
+        // The line's last 64 bytes: the hash, as it stated it.
+        self.prev_text = line1
+            .get(line1.len().saturating_sub(64)..)
+            .and_then(|text| HexHash::try_from(text).ok());
         self.expect_seq = seq.and_then(|s| s.checked_add(1));
         self.lines += 2;
         // Both lines and their LFs.
@@ -277,6 +284,7 @@ impl<'b> Verifier<'b> {
                 offset: 0,
                 expect_prev,
                 expect_seq,
+                prev_text: None,
                 expected_head_seen: false,
                 report: Report::default(),
                 failure: None,

@@ -23,28 +23,28 @@ pub(super) fn read(json: &[u8]) -> Option<Block<'_>> {
     c.eat(b"{\"levelno\":")?;
     c.spaced = c.eat(b" ").is_some();
     let levelno = i64::try_from(c.uint()?).ok()?;
-    c.key(b"message")?;
+    c.key(b", \"message\": ")?;
     let message = c.string()?;
-    c.key(b"prev_hash")?;
+    c.key(b", \"prev_hash\": ")?;
     let prev_hash = c.string()?;
-    let seq = match c.key(b"seq") {
+    let seq = match c.key(b", \"seq\": ") {
         Some(()) => Some(c.uint()?),
         None => None,
     };
-    c.key(b"timestamp")?;
+    c.key(b", \"timestamp\": ")?;
     let timestamp = c.number()?;
-    let truncated = match c.key(b"truncated") {
+    let truncated = match c.key(b", \"truncated\": ") {
         Some(()) => match c.eat(b"true") {
             Some(()) => true,
             None => c.eat(b"false").map(|()| false)?,
         },
         None => false,
     };
-    let unlogged = match c.key(b"unlogged") {
+    let unlogged = match c.key(b", \"unlogged\": ") {
         Some(()) => c.uint()?,
         None => 0,
     };
-    let version = match c.key(b"version") {
+    let version = match c.key(b", \"version\": ") {
         Some(()) => Some(c.string()?),
         None => None,
     };
@@ -84,28 +84,19 @@ impl<'a> Compact<'a> {
             .then(|| self.at += literal.len())
     }
 
-    /// `,"name":` (the seed's `, "name": ` when spaced), or nothing eaten.
-    fn key(&mut self, name: &[u8]) -> Option<()> {
-        let start = self.at;
-        let eaten = self.key_parts(name);
-        if eaten.is_none() {
-            self.at = start;
-        }
-        eaten
-    }
-
-    fn key_parts(&mut self, name: &[u8]) -> Option<()> {
-        self.eat(b",")?;
+    /// `,"name":`, given as `, "name": ` (the seed's spacing): that when
+    /// spaced, else the same without the two spaces; or nothing eaten.
+    fn key(&mut self, spaced: &[u8]) -> Option<()> {
+        let rest = self.rest();
         if self.spaced {
-            self.eat(b" ")?;
+            rest.starts_with(spaced).then(|| self.at += spaced.len())
+        } else {
+            // `,` then `"name":` (without the spaces around it).
+            let name = spaced.get(2..spaced.len().saturating_sub(1))?;
+            let ok =
+                rest.first() == Some(&b',') && rest.get(1..).is_some_and(|r| r.starts_with(name));
+            ok.then(|| self.at += 1 + name.len())
         }
-        self.eat(b"\"")?;
-        self.eat(name)?;
-        self.eat(b"\":")?;
-        if self.spaced {
-            self.eat(b" ")?;
-        }
-        Some(())
     }
 
     /// A `u64`: `0`, or digits without a leading zero.
