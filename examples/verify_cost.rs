@@ -75,7 +75,7 @@ fn main() -> Res<()> {
     let verify = |threads| {
         move || -> Res<()> {
             let path = path_ref;
-            let verdict = verify_path_threads(&path, Options::default(), None, threads)?;
+            let verdict = verify_path_threads(path, Options::default(), None, threads)?;
             if records(&verdict) != n || !matches!(verdict, Verdict::Intact(_)) {
                 return Err(format!("not {n} intact records: {verdict:?}").into());
             }
