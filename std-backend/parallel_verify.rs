@@ -29,8 +29,8 @@ use super::MAX_RECORD;
 /// Bytes read at a time: one batch.
 pub const BATCH: usize = 128 * 1024;
 
-/// Batches in memory at once: one being verified, two read ahead (and being
-/// hashed), one being read.
+/// Batches in memory at once: the one being verified (and hashed from the
+/// back), one read ahead, one being read, one on its way back.
 pub const BATCHES: usize = 4;
 
 /// A record's slot: nobody has claimed it yet.
@@ -209,37 +209,46 @@ impl Digests for FromBatch<'_> {
 }
 
 /// Reads `reader` in batches of `size` bytes into at most [`BATCHES`]
-/// buffers, each reused once the verifier sends it back.
+/// buffers, each reused once the verifier sends it back and no one else
+/// holds it.
 struct Reading<'r, R> {
     reader: &'r mut R,
     size: usize,
     made: usize,
+    /// Sent back by the verifier; this thread may still hold one of them.
+    returned: Vec<Arc<Batch>>,
     lines: Lines,
 }
 
 impl<R: Read> Reading<'_, R> {
-    /// The next batch, read into a new buffer or one sent back; `None` when
-    /// the verifier has stopped.
-    fn next(&mut self, back: &mpsc::Receiver<Arc<Batch>>) -> Option<io::Result<Batch>> {
-        let used = match back.try_recv() {
-            Ok(used) => Some(used),
-            Err(_) if self.made < BATCHES => None,
-            // Every buffer is out: wait for the verifier to finish one.
-            Err(_) => Some(back.recv().ok()?),
-        };
-        // This thread let go of its copy before it asked: the verifier's,
-        // sent back, is the only one.
-        let mut batch = match used.map(Arc::try_unwrap) {
-            Some(Ok(batch)) => batch,
-            _ => {
+    /// A buffer for the next batch; `None` when the verifier has stopped.
+    fn free(&mut self, back: &mpsc::Receiver<Arc<Batch>>) -> Option<Batch> {
+        loop {
+            while let Ok(used) = back.try_recv() {
+                self.returned.push(used);
+            }
+            if let Some(i) = self.returned.iter().position(|b| Arc::strong_count(b) == 1) {
+                match Arc::try_unwrap(self.returned.swap_remove(i)) {
+                    Ok(batch) => return Some(batch),
+                    Err(shared) => self.returned.push(shared),
+                }
+            }
+            if self.made < BATCHES {
                 self.made += 1;
-                Batch {
+                return Some(Batch {
                     bytes: vec![0; self.size],
                     len: 0,
                     slots: Vec::new(),
-                }
+                });
             }
-        };
+            // Every buffer is out: wait for the verifier to finish one.
+            self.returned.push(back.recv().ok()?);
+        }
+    }
+
+    /// The next batch; `None` when the verifier has stopped.
+    fn next(&mut self, back: &mpsc::Receiver<Arc<Batch>>) -> Option<io::Result<Batch>> {
+        let mut batch = self.free(back)?;
         batch.len = loop {
             match self.reader.read(&mut batch.bytes) {
                 Ok(n) => break n,
@@ -252,16 +261,18 @@ impl<R: Read> Reading<'_, R> {
     }
 }
 
-/// The reading thread: reads each batch, hands it to the verifier, then
-/// hashes its records from the back until they meet. Ends at the end of the
-/// input (an empty batch), at a read error (handed on), or when the verifier
-/// stops.
+/// The reading thread: reads each batch and hands it to the verifier, then
+/// hashes the batch before it (the one the verifier is on) from the back
+/// until they meet: the next batch is read before the verifier needs it.
+/// Ends at the end of the input (an empty batch), at a read error (handed
+/// on), or when the verifier stops.
 fn read_and_hash<R: Read>(
     mut reading: Reading<'_, R>,
     to_verifier: &mpsc::SyncSender<io::Result<Arc<Batch>>>,
     back: &mpsc::Receiver<Arc<Batch>>,
     stop: &AtomicBool,
 ) {
+    let mut previous: Option<Arc<Batch>> = None;
     while let Some(next) = reading.next(back) {
         let batch = match next {
             Ok(batch) => Arc::new(batch),
@@ -271,10 +282,16 @@ fn read_and_hash<R: Read>(
             }
         };
         let end = batch.len == 0;
-        if to_verifier.send(Ok(Arc::clone(&batch))).is_err() || end {
+        if to_verifier.send(Ok(Arc::clone(&batch))).is_err() {
             return;
         }
-        batch.hash_from_back(stop);
+        if let Some(previous) = previous.take() {
+            previous.hash_from_back(stop);
+        }
+        if end {
+            return;
+        }
+        previous = Some(batch);
     }
 }
 
@@ -312,6 +329,7 @@ fn verify_reader_batched(
         reader: &mut reader,
         size: batch.max(1),
         made: 0,
+        returned: Vec::with_capacity(BATCHES),
         lines: Lines::default(),
     };
     thread::scope(|scope| {
