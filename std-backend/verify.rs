@@ -67,10 +67,11 @@ pub fn verify_path_keyed(
 
 /// [`verify_path_keyed`] on at most `threads` threads (two are used at most:
 /// 0 or 1 verifies on the calling thread alone). With two, the calling
-/// thread reads the file in batches of 128 KiB and runs the one sequential
-/// verifier over them, while a second thread computes SHA-256 of the
-/// records ahead of it: the verdict, failure and line are the same as on one
-/// thread; memory is [`MAX_RECORD`] plus three batches.
+/// thread runs the one sequential verifier over the file's batches of
+/// 128 KiB, in order, while a second thread reads them, finds their records
+/// and computes SHA-256 of them from the back: the verdict, failure and line
+/// are the same as on one thread; memory is [`MAX_RECORD`] plus four
+/// batches (512 KiB).
 pub fn verify_path_threads(
     path: impl AsRef<Path>,
     options: Options,
