@@ -7,7 +7,7 @@
 use crate::escape::control_escape;
 use crate::json::unescape::decode_escape;
 use crate::json::JsonFaultKind;
-use crate::scan::has_display_escape;
+use crate::scan::{find_json_escape, has_display_escape};
 
 /// The `display` form of a message that [`JsonStringWriter`] escaped, as a
 /// sequence of byte runs borrowed from the escaped message: `\"`, `\\` and `\t`
@@ -73,19 +73,30 @@ pub(crate) fn display_matches(raw: &[u8], display: &[u8]) -> Result<bool, JsonFa
     }
     let mut want = display;
     let mut expect = |bytes: &[u8]| -> bool {
-        match want.strip_prefix(bytes) {
-            Some(rest) => {
-                want = rest;
-                true
-            }
-            None => false,
-        }
+        let Some((head, rest)) = want.split_at_checked(bytes.len()) else {
+            return false;
+        };
+        // A character or an escape is a few bytes: compared in line, not
+        // through a call to memcmp.
+        let same = if bytes.len() <= 8 {
+            head.iter().zip(bytes).all(|(a, b)| a == b)
+        } else {
+            head == bytes
+        };
+        want = rest;
+        same
     };
-    let mut i = 0;
-    while i < raw.len() {
-        let Some(&b) = raw.get(i) else { break };
+    let mut rest = raw;
+    loop {
+        // A run of bytes that stand as they are, compared at once.
+        let run = find_json_escape(rest).unwrap_or(rest.len());
+        let (plain, after) = rest.split_at(run);
+        if !expect(plain) {
+            return Ok(false);
+        }
+        let Some(&b) = after.first() else { break };
         if b != b'\\' {
-            // A raw byte: control bytes are escaped in display, others stand.
+            // A raw control byte (or DEL): escaped in display.
             let ok = match control_escape(b) {
                 Some((e, len)) => expect(e.get(..len).unwrap_or_default()),
                 None => expect(&[b]),
@@ -93,11 +104,11 @@ pub(crate) fn display_matches(raw: &[u8], display: &[u8]) -> Result<bool, JsonFa
             if !ok {
                 return Ok(false);
             }
-            i += 1;
+            rest = after.get(1..).unwrap_or_default();
             continue;
         }
-        let (c, used) = decode_escape(raw.get(i..).unwrap_or_default())?;
-        i += used;
+        let (c, used) = decode_escape(after)?;
+        rest = after.get(used..).unwrap_or_default();
         let ok = match u8::try_from(u32::from(c)) {
             Ok(byte) if byte < 0x80 => match control_escape(byte) {
                 Some((e, len)) => expect(e.get(..len).unwrap_or_default()),
@@ -155,5 +166,73 @@ mod tests {
         assert_eq!(display_matches(br"\u12", b""), bad);
         assert_eq!(display_matches(br"\u00E9", "é".as_bytes()), Ok(true));
         assert_eq!(display_matches(b"tab\there", b"tab\there"), Ok(true));
+    }
+
+    /// `json.dumps(message)` with `ensure_ascii`, as the seed writes it.
+    fn python_escaped(message: &str) -> StdVec<u8> {
+        let mut out = std::string::String::new();
+        for c in message.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                // ASCII stands, DEL included; other control characters are escaped.
+                ' '..='\u{7f}' => out.push(c),
+                _ => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        out.push_str(&std::format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+        }
+        out.into_bytes()
+    }
+
+    /// Messages escaped the seed's way match their display, and no other:
+    /// every changed, missing or extra byte of the display is a mismatch.
+    #[test]
+    fn seed_escaped_messages_match_their_display_and_nothing_else() {
+        for message in [
+            "café naïve 中文 😀 message 7 with \"quotes\"",
+            "\u{1b}[31m red \u{7f} tab\there\nnext \\ end",
+            "plain ascii, a longer run of it than eight bytes",
+            "😀😀",
+            "",
+        ] {
+            let raw = python_escaped(message);
+            let mut ours = Vec::<u8, 256>::new();
+            let mut w = JsonStringWriter::new(&mut ours, 256);
+            w.write_str(message).unwrap();
+            assert!(!w.finish().truncated);
+            let display = display_of(&ours);
+            assert_eq!(
+                display_matches(&raw, &display),
+                Ok(true),
+                "{message:?} {:?} {:?}",
+                std::string::String::from_utf8_lossy(&raw),
+                std::string::String::from_utf8_lossy(&display)
+            );
+            for i in 0..display.len() {
+                let mut changed = display.clone();
+                changed[i] ^= 0x20;
+                assert_eq!(
+                    display_matches(&raw, &changed),
+                    Ok(false),
+                    "{message:?} {i}"
+                );
+                let mut shorter = display.clone();
+                shorter.remove(i);
+                assert_eq!(
+                    display_matches(&raw, &shorter),
+                    Ok(false),
+                    "{message:?} {i}"
+                );
+            }
+            let mut longer = display.clone();
+            longer.push(b'x');
+            assert_eq!(display_matches(&raw, &longer), Ok(false), "{message:?}");
+        }
     }
 }

@@ -68,45 +68,10 @@ impl Hash {
     ///
     /// Upper-case digits are refused: a log that changed `a` to `A` has been edited.
     pub fn from_hex(text: &[u8]) -> Option<Hash> {
-        if text.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        // Table look-ups without a branch per digit; one check at the end.
-        let mut bad = 0u8;
-        for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-            let (hi, lo) = match pair {
-                [hi, lo] => (hex_value(*hi), hex_value(*lo)),
-                _ => (INVALID, INVALID),
-            };
-            bad |= hi | lo;
-            *byte = (hi << 4) | (lo & 0x0f);
-        }
-        (bad & INVALID == 0).then_some(Hash(out))
+        // Eight digits at a time (`scan`): the verifier parses two a record.
+        crate::scan::decode_hex32(text).map(Hash)
     }
 }
-
-/// A digit's value in [`HEX_VALUE`] when the byte is not a lowercase hex digit.
-const INVALID: u8 = 0xf0;
-
-/// The value of `b` as a lowercase hex digit, or [`INVALID`].
-#[inline(always)]
-fn hex_value(b: u8) -> u8 {
-    HEX_VALUE.get(usize::from(b)).copied().unwrap_or(INVALID)
-}
-
-/// The value of each byte as a lowercase hex digit, or [`INVALID`].
-// Indexing in a constant's initializer: a bad index fails the build.
-#[allow(clippy::indexing_slicing)]
-const HEX_VALUE: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let mut i = 0;
-    while i < 16 {
-        table[HEX[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
 
 impl fmt::Display for Hash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,7 +9,7 @@
 use core::fmt;
 
 use crate::display::display_matches;
-use crate::hash::{BlockHasher, Hash};
+use crate::hash::{BlockHasher, Hash, HexHash};
 use crate::json::{self, Block, JsonFault, Unescaped};
 use crate::level::Level;
 use crate::scan::find_lf;
@@ -112,12 +112,26 @@ impl<'a> Record<'a> {
     /// digest. A block that breaks the rules and whose digest is not the hash
     /// stated is [`RecordFault::HashMismatch`]: most likely, an edit.
     pub fn parse(line1: &'a [u8], line2: &'a [u8]) -> Result<Self, RecordFault> {
+        Self::parse_digested(line1, line2, BlockHasher::hash, None)
+    }
+
+    /// [`parse`](Self::parse), with `digest` giving SHA-256 of `block_json`
+    /// (a verifier's hashing thread may have it already).
+    ///
+    /// `known` is a hash and its hex text (the record before's, as its line
+    /// stated it): a `prev_hash` spelled the same is not decoded again.
+    pub(crate) fn parse_digested(
+        line1: &'a [u8],
+        line2: &'a [u8],
+        digest: impl FnOnce(&'a [u8]) -> Hash,
+        known: Option<(&HexHash, Hash)>,
+    ) -> Result<Self, RecordFault> {
         let (prev, display, stated) =
-            split_display_line(line1).ok_or(RecordFault::MalformedDisplayLine)?;
+            split_display_line_known(line1, known).ok_or(RecordFault::MalformedDisplayLine)?;
         let block_json = line2
             .strip_prefix(BLOCK_PREFIX)
             .ok_or(RecordFault::MissingBlockData)?;
-        let digest = BlockHasher::hash(block_json);
+        let digest = digest(block_json);
         let block = json::read_block(block_json).map_err(|fault| {
             if digest != stated {
                 RecordFault::HashMismatch
@@ -262,13 +276,26 @@ impl<'a> Record<'a> {
 
 /// Splits a display line at its first and last `|`: prev hash, display, hash.
 pub(crate) fn split_display_line(line: &[u8]) -> Option<(Hash, &[u8], Hash)> {
+    split_display_line_known(line, None)
+}
+
+/// [`split_display_line`], taking the prev hash from `known` (a hash and its
+/// hex text) when the line spells it the same.
+fn split_display_line_known<'l>(
+    line: &'l [u8],
+    known: Option<(&HexHash, Hash)>,
+) -> Option<(Hash, &'l [u8], Hash)> {
     if line.len() < 64 + 1 + 1 + 64 {
         return None;
     }
     let (prev, rest) = line.split_at(64);
     let (middle, hash) = rest.split_at(rest.len() - 64);
     let display = middle.strip_prefix(b"|")?.strip_suffix(b"|")?;
-    Some((Hash::from_hex(prev)?, display, Hash::from_hex(hash)?))
+    let prev = match known {
+        Some((text, known)) if prev == text.as_slice() => known,
+        _ => Hash::from_hex(prev)?,
+    };
+    Some((prev, display, Hash::from_hex(hash)?))
 }
 
 /// Bytes a crash may leave garbled at the end of a torn record: a

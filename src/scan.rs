@@ -84,9 +84,76 @@ pub(crate) fn find_string_special(bytes: &[u8]) -> Option<usize> {
     )
 }
 
+/// Marks the bytes of `w` at or above `lo`, when every byte of `w` is below
+/// 0x80 (no carry crosses a byte).
+#[inline(always)]
+fn at_least(w: u64, lo: u8) -> u64 {
+    w.wrapping_add(ONES * u64::from(0x80 - lo)) & HIGHS
+}
+
+/// Four bytes from eight lowercase hex digits (a little-endian word, the
+/// first digit in the low byte), and a mark that is non-zero when any of the
+/// eight is not a lowercase hex digit.
+#[inline(always)]
+fn hex_word(w: u64) -> (u32, u64) {
+    let ascii = w & HIGHS;
+    let digits = at_least(w, b'0') & !at_least(w, b'9' + 1);
+    let letters = at_least(w, b'a') & !at_least(w, b'f' + 1);
+    let bad = ascii | ((digits | letters) ^ HIGHS);
+    // Each byte's value: its low four bits, plus 9 for a letter.
+    let values = (w & (ONES * 0x0f)) + (letters >> 7) * 9;
+    // Pairs into bytes (high digit first), then the four bytes together.
+    const LOW_OF_PAIRS: u64 = 0x00ff_00ff_00ff_00ff;
+    let pairs = ((values & LOW_OF_PAIRS) << 4) | ((values >> 8) & LOW_OF_PAIRS);
+    let packed = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+    let packed = (packed | (packed >> 16)) & 0xffff_ffff;
+    (packed as u32, bad)
+}
+
+/// The 32 bytes that exactly 64 lowercase hex digits spell, eight digits at a
+/// time; `None` for any other text (upper case included).
+pub(crate) fn decode_hex32(text: &[u8]) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    let mut bad = 0;
+    for (digits, bytes) in text.chunks_exact(8).zip(out.chunks_exact_mut(4)) {
+        let (value, mark) = hex_word(digits.try_into().map_or(HIGHS, u64::from_le_bytes));
+        bad |= mark;
+        bytes.copy_from_slice(&value.to_le_bytes());
+    }
+    (bad == 0).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_words_decode_every_byte_and_refuse_every_other_byte() {
+        extern crate std;
+        for b in 0..=255u8 {
+            let text: std::string::String = (0..32u8)
+                .map(|i| std::format!("{:02x}", b.wrapping_add(i.wrapping_mul(37))))
+                .collect();
+            let want: std::vec::Vec<u8> = (0..32u8)
+                .map(|i| b.wrapping_add(i.wrapping_mul(37)))
+                .collect();
+            assert_eq!(
+                decode_hex32(text.as_bytes()).map(|h| h.to_vec()),
+                Some(want)
+            );
+            let hex = b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+            for at in [0, 1, 7, 8, 30, 63] {
+                let mut changed = text.clone().into_bytes();
+                changed[at] = b;
+                assert_eq!(decode_hex32(&changed).is_some(), hex, "{b:#x} at {at}");
+            }
+        }
+        assert_eq!(decode_hex32(&[b'0'; 63]), None);
+        assert_eq!(decode_hex32(&[b'0'; 65]), None);
+    }
 
     #[test]
     fn finds_the_first_match_in_words_and_tails() {

@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use crate::hash::Hash;
+use crate::hash::{BlockHasher, Hash, HexHash};
 use crate::head::Head;
 use crate::record::{self, Record, RecordFault};
 use crate::scan::find_lf;
@@ -16,6 +16,25 @@ use crate::verdict::{
     Failure, FailureKind, Options, Report, SegmentStart, Start, TornTail, Verdict,
     MAX_SEGMENT_KEY_STEPS,
 };
+
+/// Where a verifier gets SHA-256 of each `block_json`: computed on the spot
+/// ([`Computed`]), or, on a host, from a thread that hashed it ahead
+/// (`std_backend`'s parallel verifier). Whatever the source, the digest is
+/// `BlockHasher::hash` of exactly these bytes.
+pub(crate) trait Digests {
+    /// SHA-256 of `block_json`, which stands in the input last fed.
+    fn digest(&mut self, block_json: &[u8]) -> Hash;
+}
+
+/// Every digest computed where it is needed.
+pub(crate) struct Computed;
+
+impl Digests for Computed {
+    #[inline]
+    fn digest(&mut self, block_json: &[u8]) -> Hash {
+        BlockHasher::hash(block_json)
+    }
+}
 
 /// A keyed verification's key: the verify key until the first record says
 /// where the chain is, then the key for the next record's `seq`.
@@ -38,6 +57,8 @@ struct State {
     expect_prev: Option<Hash>,
     /// The next record's `seq`, when known.
     expect_seq: Option<u64>,
+    /// The hex text of `expect_prev` as the record before stated it.
+    prev_text: Option<HexHash>,
     expected_head_seen: bool,
     report: Report,
     failure: Option<Failure>,
@@ -118,7 +139,12 @@ impl State {
     }
 
     /// One complete record: `line1`, `line2` without their LFs.
-    fn record(&mut self, line1: &[u8], line2: &[u8]) -> Result<(), Failure> {
+    fn record(
+        &mut self,
+        line1: &[u8],
+        line2: &[u8],
+        digests: &mut impl Digests,
+    ) -> Result<(), Failure> {
         let first = self.lines + 1;
         let fault = |fault| {
             let line = match fault {
@@ -129,7 +155,8 @@ impl State {
             };
             (line, FailureKind::Record(fault))
         };
-        let checked = match Record::parse(line1, line2) {
+        let known = self.prev_text.as_ref().zip(self.expect_prev);
+        let checked = match Record::parse_digested(line1, line2, |b| digests.digest(b), known) {
             Ok(parsed) => self.check_seal(&parsed).map(|()| parsed),
             Err(e) => Err(fault(e)),
         };
@@ -195,6 +222,10 @@ impl State {
         report.unlogged = report.unlogged.saturating_add(checked.unlogged());
         report.truncated += u64::from(checked.truncated());
         self.expect_prev = Some(checked.hash());
+        // The line's last 64 bytes: the hash, as it stated it.
+        self.prev_text = line1
+            .get(line1.len().saturating_sub(64)..)
+            .and_then(|text| HexHash::try_from(text).ok());
         self.expect_seq = seq.and_then(|s| s.checked_add(1));
         self.lines += 2;
         // Both lines and their LFs.
@@ -253,6 +284,7 @@ impl<'b> Verifier<'b> {
                 offset: 0,
                 expect_prev,
                 expect_seq,
+                prev_text: None,
                 expected_head_seen: false,
                 report: Report::default(),
                 failure: None,
@@ -262,7 +294,16 @@ impl<'b> Verifier<'b> {
 
     /// Feeds the next bytes of the log. Returns the first failure as soon as
     /// it is found; after it, every call returns it again.
-    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), Failure> {
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), Failure> {
+        self.feed_with(input, &mut Computed)
+    }
+
+    /// [`feed`](Self::feed), with the digests of the blocks from `digests`.
+    pub(crate) fn feed_with(
+        &mut self,
+        mut input: &[u8],
+        digests: &mut impl Digests,
+    ) -> Result<(), Failure> {
         if let Some(failure) = self.state.failure {
             return Err(failure);
         }
@@ -280,7 +321,7 @@ impl<'b> Verifier<'b> {
                         }
                         let line1 = input.get(..first_lf).unwrap_or_default();
                         let line2 = rest.get(..second_lf).unwrap_or_default();
-                        self.state.record(line1, line2)?;
+                        self.state.record(line1, line2, digests)?;
                         input = rest.get(second_lf + 1..).unwrap_or_default();
                         continue;
                     }
@@ -302,7 +343,7 @@ impl<'b> Verifier<'b> {
                     Some(end) => {
                         let line1 = self.buf.get(..end).unwrap_or_default();
                         let line2 = self.buf.get(end + 1..self.len - 1).unwrap_or_default();
-                        let result = self.state.record(line1, line2);
+                        let result = self.state.record(line1, line2, digests);
                         self.len = 0;
                         self.line1_end = None;
                         result?;

@@ -51,6 +51,7 @@
 //! | `clock` | [`SystemClock`] |
 //! | `durability` | [`Durability`] |
 //! | `verify` | [`verify_reader`], [`verify_path`] |
+//! | `parallel_verify` | the same verifier on two threads: SHA-256 computed ahead by a second one |
 //! | `log_leaves` | a log's records as tree leaves, front to back from any record, checked and linked |
 //! | `tree_edge` | the tree's right edge the writer keeps as it appends, in `<log>.edge` (`OpenOptions::keep_tree`) |
 //! | `tree_file` | the log's Merkle tree in a crash-safe side file: roots and proofs in O(log n) reads ([`TreeFile`]) |
@@ -81,6 +82,7 @@ mod log_impl;
 mod log_install;
 mod log_leaves;
 mod options;
+mod parallel_verify;
 #[doc(hidden)]
 pub mod recovery_fs;
 mod retention;
@@ -122,7 +124,9 @@ pub use tree_file::{
     stored_hash_count, stored_hash_index, tree_path, Rebuilt, StoreError, TreeError, TreeFile,
     TreeStep,
 };
-pub use verify::{verify_path, verify_path_keyed, verify_reader, verify_reader_keyed};
+pub use verify::{
+    verify_path, verify_path_keyed, verify_path_threads, verify_reader, verify_reader_keyed,
+};
 pub use verify_set::{
     set_files, verify_set, Pruned, SetFailure, SetFailureKind, SetFile, SetReport, SetVerdict,
 };

@@ -185,6 +185,10 @@ enum Command {
         /// How many of the --note-verifier keys must have signed (default: all).
         #[arg(long, value_name = "N", requires = "note_verifier")]
         quorum: Option<usize>,
+        /// Threads for a log file (default: 2 when the machine has two cores
+        /// or more; 1 verifies on one). Standard input is read on one.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
         /// The log file, or `-` for standard input.
         file: PathBuf,
     },
@@ -413,6 +417,7 @@ where
             ring: false,
             note_verifier,
             quorum,
+            threads,
             file,
             ..
         } => verify::run(
@@ -425,6 +430,7 @@ where
                 checkpoint,
                 note_verifiers: note_verifier,
                 quorum,
+                threads,
             },
         ),
         Command::Decode { json, elf, file } => compact::decode(&file, json, elf.as_deref()),

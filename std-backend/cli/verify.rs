@@ -10,7 +10,8 @@ use super::json;
 use super::{not_a_log, Code};
 use crate::note::NoteError;
 use crate::std_backend::{
-    read_verify_key, verify_path_keyed, verify_reader_keyed, verify_set, Error, SetVerdict, Step,
+    read_verify_key, verify_path_keyed, verify_path_threads, verify_reader_keyed, verify_set,
+    Error, SetVerdict, Step,
 };
 use crate::{AnyCheckpoint, ExpectedHead, Options, Report, Start, TornTail, Verdict};
 
@@ -27,6 +28,8 @@ pub(super) struct Checks {
     pub(super) note_verifiers: Vec<PathBuf>,
     /// How many of them (default: all).
     pub(super) quorum: Option<usize>,
+    /// Threads for a file (`None`: the default of `verify_path`).
+    pub(super) threads: Option<usize>,
 }
 
 pub(super) fn run(file: &Path, as_json: bool, checks: Checks) -> Code {
@@ -136,7 +139,11 @@ fn verify(file: &Path, from_stdin: bool, checks: Checks) -> Result<Verdict, Unve
         verify_reader_keyed(io::stdin().lock(), options, key)
             .map_err(|e| Unverified::Log(Error::io(Path::new(STDIN), Step::Verify, e)))
     } else {
-        verify_path_keyed(file, options, key).map_err(Unverified::Log)
+        match checks.threads {
+            Some(threads) => verify_path_threads(file, options, key, threads),
+            None => verify_path_keyed(file, options, key),
+        }
+        .map_err(Unverified::Log)
     }?;
     Ok(match tree {
         Some(expectation) => expectation.judge(verdict),
