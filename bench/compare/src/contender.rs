@@ -24,8 +24,8 @@ pub enum Contender {
     LimitBuffered,
     /// The flush limit.
     LimitFlush,
-    /// immutable-log's `verify_path`.
-    LogVerify,
+    /// immutable-log's `verify_path_threads` on this many threads.
+    LogVerify(usize),
     /// `audit-trail`'s `FileReader` and `Verifier`.
     AuditTrailVerify,
     /// SHA-256 over the blocks alone.
@@ -37,7 +37,7 @@ pub enum Contender {
 }
 
 /// Every contender with its command-line name.
-const NAMES: [(Contender, &str); 21] = [
+const NAMES: [(Contender, &str); 22] = [
     (Contender::Log(Durability::Buffered, false), "log-buffered"),
     (Contender::Log(Durability::Flush, false), "log-flush"),
     (Contender::Log(Durability::Sync, false), "log-sync"),
@@ -64,7 +64,8 @@ const NAMES: [(Contender, &str); 21] = [
     (Contender::AuditTrail(true), "audit-trail-flush"),
     (Contender::LimitBuffered, "limit-buffered"),
     (Contender::LimitFlush, "limit-flush"),
-    (Contender::LogVerify, "log-verify"),
+    (Contender::LogVerify(1), "log-verify-1"),
+    (Contender::LogVerify(2), "log-verify-2"),
     (Contender::AuditTrailVerify, "audit-trail-verify"),
     (Contender::LimitVerify, "limit-verify"),
     (Contender::Layer(Durability::Flush), "layer-flush"),
@@ -116,7 +117,8 @@ impl Contender {
             Contender::LimitBuffered | Contender::LimitFlush | Contender::LimitVerify => {
                 "limit".into()
             }
-            Contender::LogVerify => "immutable-log `verify_path`".into(),
+            Contender::LogVerify(1) => "immutable-log `verify_path`, 1 thread".into(),
+            Contender::LogVerify(n) => format!("immutable-log `verify_path`, {n} threads"),
             Contender::Layer(durability) => format!("immutable-log `TracingLayer` `{durability}`"),
             Contender::EventsAppender(true) => "`fmt` + `tracing-appender` blocking".into(),
             Contender::EventsAppender(false) => "`fmt` + `tracing-appender` non-blocking".into(),
@@ -143,7 +145,9 @@ impl Contender {
                 let len = subject::record_len(dir)?;
                 limits::flush(dir, threads, per_thread, len)
             }
-            Contender::LogVerify => subject::verify(&dir.join(VERIFY_LOG), records),
+            Contender::LogVerify(threads) => {
+                subject::verify(&dir.join(VERIFY_LOG), records, threads)
+            }
             Contender::AuditTrailVerify => {
                 peers::audit_trail_verify(&dir.join(VERIFY_AUDIT_TRAIL), records)
             }

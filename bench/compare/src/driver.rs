@@ -39,7 +39,7 @@ impl Workload {
     }
 
     fn is_verify(&self) -> bool {
-        self.rows.iter().any(|(_, c)| *c == Contender::LogVerify)
+        self.rows.iter().any(|(_, c)| matches!(c, Contender::LogVerify(_)))
     }
 }
 
@@ -116,7 +116,13 @@ fn workloads(counts: &Counts) -> Vec<Workload> {
             label: verify_label.clone(),
             threads: 1,
             records: counts.verify,
-            rows: vec![(verify_label, Contender::LogVerify)],
+            rows: vec![
+                (format!("{verify_label}, 1 thread"), Contender::LogVerify(1)),
+                (
+                    format!("{verify_label}, 2 threads"),
+                    Contender::LogVerify(2),
+                ),
+            ],
             peers: vec![Contender::AuditTrailVerify],
             limit: Some(Contender::LimitVerify),
         },

@@ -1,9 +1,9 @@
 //! immutable-log itself: appends through `LogFile` (plain or keyed) in the
-//! default seed-compatible format, and `verify_path`.
+//! default seed-compatible format, and `verify_path_threads`.
 
 use std::path::Path;
 
-use immutable_log::std_backend::{create_key_pair, verify_path, Durability, LogFile};
+use immutable_log::std_backend::{create_key_pair, verify_path_threads, Durability, LogFile};
 use immutable_log::{Level, Options, Verdict};
 
 use crate::common::{expect_lines, on_threads, size, timed, Measured, Res};
@@ -63,12 +63,17 @@ pub fn prepare_verify(path: &Path, records: usize) -> Res<()> {
     Ok(())
 }
 
-/// Verifies the log at `path` with `verify_path` (one core), which must hold
+/// Verifies the log at `path` with `verify_path_threads` on `threads` threads, which must hold
 /// `records` intact records.
-pub fn verify(path: &Path, records: u64) -> Res<Measured> {
+pub fn verify(path: &Path, records: u64, threads: usize) -> Res<Measured> {
     let mut verdict = None;
     let secs = timed(|| {
-        verdict = Some(verify_path(path, Options::default())?);
+        verdict = Some(verify_path_threads(
+            path,
+            Options::default(),
+            None,
+            threads,
+        )?);
         Ok(())
     })?;
     match verdict {
