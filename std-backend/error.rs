@@ -232,6 +232,13 @@ pub enum Error {
         /// The log file.
         path: PathBuf,
     },
+    /// The path is not a regular file (a directory, a device such as
+    /// `/dev/null`, a FIFO, a socket): records written there would not be
+    /// kept, or could not be read back to continue the chain.
+    NotRegularFile {
+        /// The path given as the log.
+        path: PathBuf,
+    },
     /// The torn-tail journal beside the log proves nothing (`fault`), so
     /// nothing was cut on its account, and it could not be set aside
     /// (renamed) either (`source`); open fails. The log is untouched.
@@ -317,7 +324,8 @@ impl Error {
             | Error::Journal { path, .. }
             | Error::BadJournal { path, .. }
             | Error::Rotated { path, .. }
-            | Error::KeyedRotation { path } => path,
+            | Error::KeyedRotation { path }
+            | Error::NotRegularFile { path } => path,
         }
     }
 
@@ -471,6 +479,11 @@ impl fmt::Display for Error {
             Error::Rotated { path, failure } => {
                 write!(f, "{}: {failure}", path.display())
             }
+            Error::NotRegularFile { path } => write!(
+                f,
+                "{}: not a regular file: a log must be a regular file, or its records would not be kept",
+                path.display()
+            ),
             Error::KeyedRotation { path } => write!(
                 f,
                 "{}: rotation of a keyed log is not supported yet: open it without rotation",

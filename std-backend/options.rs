@@ -247,7 +247,13 @@ fn open_locked(path: &Path) -> Result<(File, Metadata), Error> {
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| Error::io(path, Step::Open, e))?;
+        .map_err(|e| match fs::metadata(path) {
+            // A directory cannot be opened for writing: say what it is.
+            Ok(meta) if !meta.is_file() => Error::NotRegularFile {
+                path: path.to_path_buf(),
+            },
+            _ => Error::io(path, Step::Open, e),
+        })?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -260,6 +266,11 @@ fn open_locked(path: &Path) -> Result<(File, Metadata), Error> {
     let metadata = file
         .metadata()
         .map_err(|e| Error::io(path, Step::ReadTail, e))?;
+    if !metadata.is_file() {
+        return Err(Error::NotRegularFile {
+            path: path.to_path_buf(),
+        });
+    }
     Ok((file, metadata))
 }
 

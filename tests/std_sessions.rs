@@ -415,3 +415,23 @@ fn a_failed_write_is_reported_and_names_the_file() {
     assert!(matches!(&err, Error::Broken { .. }), "{err:?}");
     assert_eq!(log.head(), None, "the head did not advance");
 }
+
+#[test]
+fn a_path_that_is_not_a_regular_file_is_refused_by_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    let mut paths = vec![
+        dir.path().to_path_buf(),
+        Path::new("/dev/null").to_path_buf(),
+    ];
+    if made.is_ok_and(|s| s.success()) {
+        paths.push(fifo);
+    }
+    for path in paths {
+        match LogFile::open(&path) {
+            Err(Error::NotRegularFile { path: named }) => assert_eq!(named, path),
+            other => panic!("{}: {other:?}", path.display()),
+        }
+    }
+}
