@@ -130,6 +130,13 @@ impl State {
             Err(RecordFault::HashMismatch) if parsed.is_chain_start() => {
                 return Err((first, FailureKind::WrongKey))
             }
+            // A segment whose first record states its plain digest: sealed
+            // with no key at all, not with a wrong one.
+            Err(RecordFault::HashMismatch)
+                if at_start && parsed.check_stated(&parsed.digest()).is_ok() =>
+            {
+                return Err((first, FailureKind::NotKeyed))
+            }
             result => result.map_err(fault)?,
         }
         // One derivation per record; the old key is erased.

@@ -194,6 +194,27 @@ fn a_keyed_segment_verifies_from_its_own_key() {
 }
 
 #[test]
+fn a_plain_segment_given_a_key_says_not_keyed_not_changed() {
+    let (plain, _) = log_of(&["a", "b", "c"]);
+    let spans = record_spans(&plain);
+    let segment = &plain[spans[1].start..];
+    let any = Options {
+        start: Start::Segment,
+        ..Options::default()
+    };
+    let f = failure(&verify_keyed(segment, K0, any));
+    assert_eq!((f.record, f.kind), (0, FailureKind::NotKeyed));
+    // A keyed segment with a record changed is still a changed record.
+    let (log, _, _) = keyed_log(&["a", "b", "c"]);
+    let spans = record_spans(&log);
+    let mut changed = log[spans[1].start..].to_vec();
+    let at = changed.iter().position(|&b| b == b'|').unwrap() + 1;
+    changed[at] ^= 1;
+    let f = failure(&verify_keyed(&changed, K0, any));
+    assert_ne!(f.kind, FailureKind::NotKeyed);
+}
+
+#[test]
 fn a_keyed_writer_resumes_with_its_key_state() {
     let (log, head, key) = keyed_log(&["a", "b"]);
     let mut resumed_key = key.clone();
