@@ -25,7 +25,9 @@
 //! chain's lock to stage their next record; woken one by one through the
 //! pen they reach it in turn. On a quiet machine the pen's waiters seldom
 //! sleep at all: about 2k to 15k voluntary context switches for 200k
-//! records at 500 threads.)
+//! records at 500 threads. Watching 100 looks for the write, or a free pen,
+//! before queueing for the pen: medians of 10 alternated runs 5% faster at
+//! 500 threads, 6% slower at 8, with 1000 looks slower at 8 still.)
 //!
 //! A write that fails takes its records back, and every record staged after
 //! them (they are chained to them): their tickets are noted as lost, with the
