@@ -440,6 +440,8 @@ struct Inbox {
     answer: Result<(CompactRange, Hash), TreeUnknown>,
     /// Write the edge as it stands and stop; then the outcome.
     stop: bool,
+    /// Stop without writing the edge (the worker was dropped).
+    quit: bool,
     stopped: Option<Result<(), TreeUnknown>>,
     /// The thread waits for work (a wake-up is owed when work is due).
     sleeping: bool,
@@ -456,7 +458,7 @@ impl Inbox {
 
     /// Whether the thread has something to do now.
     fn due(&self) -> bool {
-        self.stop || self.asked != self.answered || self.pending() >= WAKE_AT
+        self.stop || self.quit || self.asked != self.answered || self.pending() >= WAKE_AT
     }
 }
 
@@ -519,6 +521,7 @@ impl TreeWorker {
                 answered: 0,
                 answer: Err(LOST),
                 stop: false,
+                quit: false,
                 stopped: None,
                 sleeping: false,
                 full: false,
@@ -626,6 +629,16 @@ impl TreeWorker {
     }
 }
 
+impl Drop for TreeWorker {
+    /// A worker dropped without [`stop`](TreeWorker::stop) (the tree became
+    /// unknown): its thread ends without writing the edge again.
+    fn drop(&mut self) {
+        let mut inbox = self.shared.lock();
+        inbox.quit = true;
+        self.shared.wake(&mut inbox);
+    }
+}
+
 /// Marks the thread gone when it ends, however it ends, so that no
 /// appender waits for it forever.
 struct Gone<'a>(&'a Shared);
@@ -655,6 +668,9 @@ fn work(mut tree: WriterTree, shared: &Shared) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
             inbox.sleeping = false;
+            if inbox.quit {
+                return;
+            }
             std::mem::swap(&mut inbox.leaves, &mut taken);
             inbox.taken_end = inbox.handed_end;
             if inbox.full {
@@ -685,5 +701,27 @@ fn work(mut tree: WriterTree, shared: &Shared) {
             inbox.answered = asked;
             shared.done.notify_all();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_dropped_without_stop_ends_its_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        std::fs::write(&log, b"").unwrap();
+        let tree = WriterTree::restore(&log, 0, None, false).unwrap();
+        let worker = TreeWorker::start(tree).unwrap();
+        let shared = Arc::clone(&worker.shared);
+        drop(worker);
+        // The thread marks itself gone as it ends (a hang here is the bug).
+        let mut inbox = shared.lock();
+        while !inbox.gone {
+            inbox = shared.wait_done(inbox);
+        }
+        assert_eq!(inbox.stopped, None, "ended without writing the edge");
     }
 }
