@@ -8,6 +8,7 @@
 //! Last, the node hashing alone: `CompactRange::push_record` per record.
 //!
 //! `cargo run --release --features std --example tree_cost -- [RECORDS] [RUNS]`
+//! (`RUNS` 0: only `push_record`)
 
 use std::time::Instant;
 
@@ -62,6 +63,14 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let records: u32 = args.next().map_or(500_000, |a| a.parse().expect("RECORDS"));
     let runs: u32 = args.next().map_or(5, |a| a.parse().expect("RUNS"));
+    if runs > 0 {
+        appends(records, runs);
+    }
+    push_records(records);
+}
+
+/// The appends with and without the tree, `runs` times each.
+fn appends(records: u32, runs: u32) {
     let dir = tempfile_dir();
     let (mut plain, mut tree) = (Vec::new(), Vec::new());
     for round in 0..runs {
@@ -92,6 +101,11 @@ fn main() {
         (p / t - 1.0) * 100.0,
         (tc / pc - 1.0) * 100.0
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `CompactRange::push_record` over `records` digests, timed alone.
+fn push_records(records: u32) {
     // What the tree's thread does per record: one leaf hash and on average
     // one node hash (`CompactRange::push_record`), timed alone.
     let digests: Vec<_> = (0..records)
@@ -107,7 +121,6 @@ fn main() {
         "  CompactRange::push_record alone: {push:.0} ns per record (root {:?})",
         range.root()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

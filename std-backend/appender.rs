@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::recovery_fs::RecoveryFs;
 use super::tree_edge::{staged_in, Staged, TreeUnknown, TreeWorker, WriterTree};
 use super::{Error, Step, RECORD_CAPACITY};
+use crate::Hash;
 use crate::{Draft, Head, SealKey, SinkError, Timestamp, TreeHead, WriteError, Writer};
 
 /// Where staging stood before a record, to take the record back out. For a
@@ -46,8 +47,11 @@ pub(crate) struct Batch {
     /// The chain as it stood before the batch's first record.
     base: Mark,
     /// The batch's tree leaves (with a tree), for the tree's thread once the
-    /// batch is in the file.
-    leaves: Vec<Staged>,
+    /// batch is in the file: the records' digests, and what the first and
+    /// the last state.
+    leaves: Vec<Hash>,
+    leaves_first: Option<Hash>,
+    leaves_last: Option<Hash>,
 }
 
 /// The writer and the file's length, kept together under the handler's mutex.
@@ -78,8 +82,12 @@ pub(crate) struct Appender {
     broken: Option<Step>,
     /// The tree of the file's records handed over (`keep_tree`), or why not.
     tree: Result<TreeWorker, TreeUnknown>,
-    /// The leaves of the records staged (kept only with a tree).
-    leaves: Vec<Staged>,
+    /// The leaves of the records staged (kept only with a tree): their
+    /// digests, and what the first states.
+    leaves: Vec<Hash>,
+    leaves_first: Option<Hash>,
+    /// The leaves' buffer a batch gives back, for the next batch.
+    leaves_spare: Vec<Hash>,
 }
 
 impl Appender {
@@ -106,6 +114,8 @@ impl Appender {
             broken: None,
             tree: Err(TreeUnknown::NotKept),
             leaves: Vec::new(),
+            leaves_first: None,
+            leaves_spare: Vec::new(),
         }
     }
 
@@ -118,14 +128,24 @@ impl Appender {
         let next_prev = first_prev.or(self.head().map(|h| h.hash));
         self.tree = WriterTree::restore(log, self.len, next_prev, self.seal().is_some())
             .and_then(TreeWorker::start);
-        self.leaves = staged;
+        self.leaves.clear();
+        self.leaves_first = None;
+        self.push_leaves(&staged);
+    }
+
+    /// Leaves read back from staging join the staged ones.
+    fn push_leaves(&mut self, staged: &[Staged]) {
+        if let Some(first) = staged.first() {
+            self.leaves_first.get_or_insert(first.stated);
+        }
+        self.leaves.extend(staged.iter().map(|s| s.digest));
     }
 
     /// The tree of every record appended (handed over or staged): `None`
     /// while the log has none.
     pub(crate) fn tree_head(&self) -> Result<Option<TreeHead>, TreeUnknown> {
         match &self.tree {
-            Ok(tree) => tree.head(&self.leaves),
+            Ok(tree) => tree.head(&self.leaves, self.leaves_first),
             Err(e) => Err(*e),
         }
     }
@@ -235,10 +255,10 @@ impl Appender {
             None => Some(head.hash),
         };
         match digest {
-            Some(digest) => self.leaves.push(Staged {
-                digest,
-                stated: head.hash,
-            }),
+            Some(digest) => {
+                self.leaves_first.get_or_insert(head.hash);
+                self.leaves.push(digest);
+            }
             None => self.tree_stale(),
         }
     }
@@ -247,7 +267,7 @@ impl Appender {
     /// staging (rare: a keyed log's first records, a torn tail at open).
     fn stage_leaves_read_back(&mut self, before: usize) {
         match self.staged().get(before..).and_then(staged_in) {
-            Some((staged, _)) => self.leaves.extend(staged),
+            Some((staged, _)) => self.push_leaves(&staged),
             None => self.tree_stale(),
         }
     }
@@ -286,6 +306,7 @@ impl Appender {
         let base = std::mem::replace(&mut self.base, next);
         let waiters = std::mem::take(&mut self.staged_waiters);
         let unlogged = std::mem::take(&mut self.staged_unlogged);
+        let spare = std::mem::take(&mut self.leaves_spare);
         Some(Batch {
             bytes,
             file: Arc::clone(file),
@@ -296,7 +317,9 @@ impl Appender {
                 waiters,
                 ..base
             },
-            leaves: std::mem::take(&mut self.leaves),
+            leaves: std::mem::replace(&mut self.leaves, spare),
+            leaves_first: self.leaves_first.take(),
+            leaves_last: self.head().map(|h| h.hash),
         })
     }
 
@@ -308,16 +331,22 @@ impl Appender {
         self.handed = self.handed.max(batch.last);
         bytes.clear();
         self.spare = bytes;
-        self.tree_handed(batch.leaves);
+        let mut leaves = batch.leaves;
+        self.tree_handed(&leaves, batch.leaves_first, batch.leaves_last);
+        leaves.clear();
+        self.leaves_spare = leaves;
     }
 
-    /// Records whose leaves these are are in the file, which is now `len`
-    /// bytes long: the tree's thread hashes them in (with a tree).
-    fn tree_handed(&mut self, leaves: Vec<Staged>) {
-        if let Ok(tree) = &self.tree {
-            if let Err(e) = tree.handed(leaves, self.len) {
-                self.tree = Err(e);
-            }
+    /// Records whose leaves these are (`first` and `last` what the first
+    /// and the last state) are in the file, which is now `len` bytes long:
+    /// the tree's thread hashes them in (with a tree). Copies 32 bytes a
+    /// record; the caller keeps its buffer.
+    fn tree_handed(&mut self, leaves: &[Hash], first: Option<Hash>, last: Option<Hash>) {
+        let (Ok(tree), Some(first), Some(last)) = (&self.tree, first, last) else {
+            return;
+        };
+        if let Err(e) = tree.handed(leaves, first, last, self.len) {
+            self.tree = Err(e);
         }
     }
 
@@ -348,6 +377,7 @@ impl Appender {
         self.staged_waiters = 0;
         self.handed = self.handed.max(self.staged);
         self.leaves.clear();
+        self.leaves_first = None;
         lost
     }
 
@@ -378,6 +408,9 @@ impl Appender {
         self.staged_waiters = mark.waiters;
         self.writer = Writer::sealed(bytes, mark.head, mark.seal);
         self.leaves.truncate(mark.leaves);
+        if self.leaves.is_empty() {
+            self.leaves_first = None;
+        }
     }
 
     /// Hands every staged record to the OS in one write (under the chain's
@@ -414,7 +447,10 @@ impl Appender {
         self.staged_unlogged = 0;
         self.staged_waiters = 0;
         let leaves = std::mem::take(&mut self.leaves);
-        self.tree_handed(leaves);
+        let first = self.leaves_first.take();
+        self.tree_handed(&leaves, first, self.head().map(|h| h.hash));
+        self.leaves = leaves;
+        self.leaves.clear();
         Ok(self.handed)
     }
 }

@@ -6,8 +6,10 @@
 //!
 //! **The append path.** Staging a record copies its digest (SHA-256 of its
 //! `block_json`, which staging computed anyway) into a list: 32 bytes, no
-//! hashing. The node hashing happens in batches, when staged records are
-//! handed to the OS (one leaf hash and on average one node hash a record).
+//! hashing. When staged records are handed to the OS, their digests are
+//! copied to the tree's thread, woken every [`WAKE_AT`] bytes of log (or
+//! when a tree head is asked for, or at close), which does the node hashing
+//! (one leaf hash and on average one node hash a record).
 //!
 //! **Persisted** in `<log>.edge` beside the log, two slots written in turn:
 //!
@@ -26,8 +28,10 @@
 //!
 //! **Restored at open** in O(1) of the log's size: read the slot with the
 //! highest generation that checks, then read the log only after its
-//! `log_end` (at most [`PERSIST_EVERY`] and one batch after a crash; more
-//! than [`CATCH_UP_MAX`] and the edge is left unknown). With no edge file
+//! `log_end` (after a crash, at most [`PERSIST_EVERY`], the bytes the
+//! thread had taken but not hashed in and the [`PENDING_MAX`] it had not
+//! taken, and a batch or two: about 3 MiB; more than [`CATCH_UP_MAX`] and
+//! the edge is left unknown). With no edge file
 //! (or no slot that checks), a log of at most [`CATCH_UP_MAX`] bytes is read
 //! from its start; a longer one has no tree. **Stale** edges are
 //! detected: the log must be at least `log_end` bytes long; the record
@@ -43,7 +47,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
@@ -336,22 +340,26 @@ impl WriterTree {
         })
     }
 
-    /// Records handed to the OS: their leaves join the tree (the node
-    /// hashing of the batch); the log now ends at `log_end`. Writes a slot
-    /// when [`PERSIST_EVERY`] bytes passed since the last.
-    pub(crate) fn handed(&mut self, staged: &[Staged], log_end: u64) -> Result<(), TreeUnknown> {
-        for record in staged {
-            if self.range.size() == 0 {
-                self.record0 = record.stated;
+    /// Batches handed to the OS: their leaves join the tree (the node
+    /// hashing), batch by batch; after each, the log ends at its `log_end`,
+    /// and a slot is written when [`PERSIST_EVERY`] bytes passed since the
+    /// last.
+    fn take(&mut self, leaves: &Leaves) -> Result<(), TreeUnknown> {
+        let mut digests = leaves.digests.iter();
+        for end in &leaves.ends {
+            if self.range.size() == 0 && end.records > 0 {
+                self.record0 = end.first_stated;
             }
-            self.range
-                .push_record(&record.digest)
-                .map_err(|_| TreeUnknown::Lags { bytes: 0 })?;
-            self.last_stated = record.stated;
-        }
-        self.log_end = log_end;
-        if log_end.saturating_sub(self.persisted_end) >= PERSIST_EVERY {
-            self.persist()?;
+            for digest in digests.by_ref().take(end.records) {
+                self.range
+                    .push_record(digest)
+                    .map_err(|_| TreeUnknown::Lags { bytes: 0 })?;
+            }
+            self.last_stated = end.last_stated;
+            self.log_end = end.log_end;
+            if end.log_end.saturating_sub(self.persisted_end) >= PERSIST_EVERY {
+                self.persist()?;
+            }
         }
         Ok(())
     }
@@ -377,25 +385,119 @@ impl WriterTree {
     }
 }
 
-/// Batches a worker thread may hold before the appender waits for it.
-const BATCHES_IN_FLIGHT: usize = 64;
+/// Log bytes handed over before the tree's thread is woken to hash their
+/// leaves in (a tree head or a close wakes it at once): a wake-up costs the
+/// appender a system call and, on a virtual machine, tens of microseconds,
+/// so it comes once per ~2,000 records, not once per batch.
+pub(crate) const WAKE_AT: u64 = 512 << 10;
 
-/// What the appender asks of the tree's thread.
-enum Job {
-    /// Records handed to the OS; the log now ends at this length.
-    Batch(Vec<Staged>, u64),
-    /// The tree so far (after every batch sent before).
-    Head(SyncSender<Result<(CompactRange, Hash), TreeUnknown>>),
-    /// Write the edge file as it stands, then stop.
-    Stop(SyncSender<Result<(), TreeUnknown>>),
+/// Log bytes handed over and not yet taken by the tree's thread at which
+/// the appender waits for it. With [`PERSIST_EVERY`], this bounds how far
+/// the edge file lags the log after a crash (below [`CATCH_UP_MAX`]).
+pub(crate) const PENDING_MAX: u64 = 2 * WAKE_AT;
+
+/// One batch of records handed to the OS, as the tree's thread takes it.
+#[derive(Clone, Copy, Debug)]
+struct BatchEnd {
+    /// Its records' digests (the next this many in [`Leaves::digests`]).
+    records: usize,
+    /// What its first record states (record 0's, if the tree is empty).
+    first_stated: Hash,
+    /// What its last record states.
+    last_stated: Hash,
+    /// The log's length after it.
+    log_end: u64,
 }
 
-/// The writer's tree on a thread of its own: the appender sends each batch
-/// of leaves as it hands records to the OS (moved, not copied), and the
-/// node hashing and the edge file's writes happen there, off the append
-/// path.
+/// Leaves handed over: 32 bytes a record, and each batch's end. Two of
+/// these take turns (one filled by the appender, one hashed in by the
+/// thread), so the steady state allocates nothing.
+#[derive(Debug, Default)]
+struct Leaves {
+    digests: Vec<Hash>,
+    ends: Vec<BatchEnd>,
+}
+
+impl Leaves {
+    fn clear(&mut self) {
+        self.digests.clear();
+        self.ends.clear();
+    }
+}
+
+/// What the appender and the tree's thread share, under one mutex.
+#[derive(Debug)]
+struct Inbox {
+    /// Batches handed over that the thread has not taken.
+    leaves: Leaves,
+    /// The log's length after the last batch handed over, and after the
+    /// last one the thread took: their difference is the pending bytes.
+    handed_end: u64,
+    taken_end: u64,
+    /// Tree heads asked for, and answered (the answer of the latest).
+    asked: u64,
+    answered: u64,
+    answer: Result<(CompactRange, Hash), TreeUnknown>,
+    /// Write the edge as it stands and stop; then the outcome.
+    stop: bool,
+    /// Stop without writing the edge (the worker was dropped).
+    quit: bool,
+    stopped: Option<Result<(), TreeUnknown>>,
+    /// The thread waits for work (a wake-up is owed when work is due).
+    sleeping: bool,
+    /// The appender waits for the thread to take pending batches.
+    full: bool,
+    /// The thread ended.
+    gone: bool,
+}
+
+impl Inbox {
+    fn pending(&self) -> u64 {
+        self.handed_end.saturating_sub(self.taken_end)
+    }
+
+    /// Whether the thread has something to do now.
+    fn due(&self) -> bool {
+        self.stop || self.quit || self.asked != self.answered || self.pending() >= WAKE_AT
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    inbox: Mutex<Inbox>,
+    /// The thread waits here for work.
+    work: Condvar,
+    /// The appender waits here for an answer, or for room.
+    done: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inbox> {
+        // Nothing under this lock panics, so a poisoned inbox is whole.
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the thread if it sleeps (once: no system call per batch).
+    fn wake(&self, inbox: &mut Inbox) {
+        if inbox.sleeping {
+            inbox.sleeping = false;
+            self.work.notify_one();
+        }
+    }
+
+    fn wait_done<'a>(&self, inbox: MutexGuard<'a, Inbox>) -> MutexGuard<'a, Inbox> {
+        self.done
+            .wait(inbox)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The writer's tree on a thread of its own: the appender copies each
+/// batch's digests into a shared list as it hands records to the OS, and
+/// the node hashing and the edge file's writes happen on the thread, off
+/// the append path, woken every [`WAKE_AT`] bytes of log.
 pub(crate) struct TreeWorker {
-    jobs: SyncSender<Job>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -405,40 +507,101 @@ impl fmt::Debug for TreeWorker {
     }
 }
 
+const LOST: TreeUnknown = TreeUnknown::Io(io::ErrorKind::BrokenPipe);
+
 impl TreeWorker {
     /// Starts the thread with a restored tree.
     pub(crate) fn start(tree: WriterTree) -> Result<Self, TreeUnknown> {
-        let (jobs, inbox) = sync_channel(BATCHES_IN_FLIGHT);
+        let shared = Arc::new(Shared {
+            inbox: Mutex::new(Inbox {
+                leaves: Leaves::default(),
+                handed_end: tree.log_end,
+                taken_end: tree.log_end,
+                asked: 0,
+                answered: 0,
+                answer: Err(LOST),
+                stop: false,
+                quit: false,
+                stopped: None,
+                sleeping: false,
+                full: false,
+                gone: false,
+            }),
+            work: Condvar::new(),
+            done: Condvar::new(),
+        });
+        let theirs = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("immutable-log tree".into())
-            .spawn(move || work(tree, inbox))
+            .spawn(move || work(tree, &theirs))
             .map_err(|e| TreeUnknown::Io(e.kind()))?;
         Ok(TreeWorker {
-            jobs,
+            shared,
             thread: Some(thread),
         })
     }
 
-    /// Sends a batch (waits only if the thread is [`BATCHES_IN_FLIGHT`]
-    /// batches behind).
-    pub(crate) fn handed(&self, staged: Vec<Staged>, log_end: u64) -> Result<(), TreeUnknown> {
-        self.jobs
-            .send(Job::Batch(staged, log_end))
-            .map_err(|_| TreeUnknown::Io(io::ErrorKind::BrokenPipe))
+    /// Records handed to the OS: their digests, what the first and the last
+    /// state, and the log's length after them. Wakes the thread once
+    /// [`WAKE_AT`] bytes wait; waits only if [`PENDING_MAX`] do.
+    pub(crate) fn handed(
+        &self,
+        digests: &[Hash],
+        first_stated: Hash,
+        last_stated: Hash,
+        log_end: u64,
+    ) -> Result<(), TreeUnknown> {
+        let mut inbox = self.shared.lock();
+        while inbox.pending() >= PENDING_MAX && !inbox.gone {
+            inbox.full = true;
+            self.shared.wake(&mut inbox);
+            inbox = self.shared.wait_done(inbox);
+        }
+        if inbox.gone {
+            return Err(LOST);
+        }
+        inbox.leaves.digests.extend_from_slice(digests);
+        inbox.leaves.ends.push(BatchEnd {
+            records: digests.len(),
+            first_stated,
+            last_stated,
+            log_end,
+        });
+        inbox.handed_end = log_end;
+        if inbox.pending() >= WAKE_AT {
+            self.shared.wake(&mut inbox);
+        }
+        Ok(())
     }
 
-    /// The tree of the records handed over and then `staged`.
-    pub(crate) fn head(&self, staged: &[Staged]) -> Result<Option<TreeHead>, TreeUnknown> {
-        let (reply, answer) = sync_channel(1);
-        let lost = TreeUnknown::Io(io::ErrorKind::BrokenPipe);
-        self.jobs.send(Job::Head(reply)).map_err(|_| lost)?;
-        let (mut range, mut record0) = answer.recv().map_err(|_| lost)??;
-        for record in staged {
-            if range.size() == 0 {
-                record0 = record.stated;
+    /// The tree of the records handed over and then the staged ones
+    /// (`staged`, the first of which states `first_stated`).
+    pub(crate) fn head(
+        &self,
+        staged: &[Hash],
+        first_stated: Option<Hash>,
+    ) -> Result<Option<TreeHead>, TreeUnknown> {
+        let (mut range, mut record0) = {
+            let mut inbox = self.shared.lock();
+            inbox.asked += 1;
+            let ticket = inbox.asked;
+            self.shared.wake(&mut inbox);
+            while inbox.answered < ticket && !inbox.gone {
+                inbox = self.shared.wait_done(inbox);
             }
+            if inbox.answered < ticket {
+                return Err(LOST);
+            }
+            inbox.answer?
+        };
+        if range.size() == 0 {
+            if let Some(first) = first_stated {
+                record0 = first;
+            }
+        }
+        for digest in staged {
             range
-                .push_record(&record.digest)
+                .push_record(digest)
                 .map_err(|_| TreeUnknown::Lags { bytes: 0 })?;
         }
         Ok((range.size() > 0).then(|| TreeHead {
@@ -450,12 +613,15 @@ impl TreeWorker {
 
     /// Writes the edge file as it stands and ends the thread.
     pub(crate) fn stop(mut self) -> Result<(), TreeUnknown> {
-        let (reply, answer) = sync_channel(1);
-        let lost = TreeUnknown::Io(io::ErrorKind::BrokenPipe);
-        let sent = self.jobs.send(Job::Stop(reply));
-        let result = sent
-            .map_err(|_| lost)
-            .and_then(|()| answer.recv().map_err(|_| lost)?);
+        let result = {
+            let mut inbox = self.shared.lock();
+            inbox.stop = true;
+            self.shared.wake(&mut inbox);
+            while inbox.stopped.is_none() && !inbox.gone {
+                inbox = self.shared.wait_done(inbox);
+            }
+            inbox.stopped.unwrap_or(Err(LOST))
+        };
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -463,31 +629,99 @@ impl TreeWorker {
     }
 }
 
-/// The tree's thread: batches in order; the first failure is kept and
-/// answered from then on.
-fn work(mut tree: WriterTree, inbox: Receiver<Job>) {
+impl Drop for TreeWorker {
+    /// A worker dropped without [`stop`](TreeWorker::stop) (the tree became
+    /// unknown): its thread ends without writing the edge again.
+    fn drop(&mut self) {
+        let mut inbox = self.shared.lock();
+        inbox.quit = true;
+        self.shared.wake(&mut inbox);
+    }
+}
+
+/// Marks the thread gone when it ends, however it ends, so that no
+/// appender waits for it forever.
+struct Gone<'a>(&'a Shared);
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        self.0.lock().gone = true;
+        self.0.done.notify_all();
+    }
+}
+
+/// The tree's thread: takes every pending batch at once when work is due,
+/// hashes them in, answers the tree heads asked for meanwhile; the first
+/// failure is kept and answered from then on.
+fn work(mut tree: WriterTree, shared: &Shared) {
+    let _gone = Gone(shared);
+    let mut taken = Leaves::default();
     let mut failed = None;
-    for job in inbox {
-        match job {
-            Job::Batch(staged, log_end) => {
-                if failed.is_none() {
-                    failed = tree.handed(&staged, log_end).err();
-                }
+    loop {
+        let (asked, stop) = {
+            let mut inbox = shared.lock();
+            while !inbox.due() {
+                inbox.sleeping = true;
+                inbox = shared
+                    .work
+                    .wait(inbox)
+                    .unwrap_or_else(PoisonError::into_inner);
             }
-            Job::Head(reply) => {
-                let _ = reply.send(match failed {
-                    Some(e) => Err(e),
-                    None => Ok((tree.range, tree.record0)),
-                });
-            }
-            Job::Stop(reply) => {
-                let result = match failed {
-                    Some(e) => Err(e),
-                    None => tree.persist(),
-                };
-                let _ = reply.send(result);
+            inbox.sleeping = false;
+            if inbox.quit {
                 return;
             }
+            std::mem::swap(&mut inbox.leaves, &mut taken);
+            inbox.taken_end = inbox.handed_end;
+            if inbox.full {
+                inbox.full = false;
+                shared.done.notify_all();
+            }
+            (inbox.asked, inbox.stop)
+        };
+        if failed.is_none() {
+            failed = tree.take(&taken).err();
         }
+        taken.clear();
+        if stop {
+            let result = match failed {
+                Some(e) => Err(e),
+                None => tree.persist(),
+            };
+            shared.lock().stopped = Some(result);
+            shared.done.notify_all();
+            return;
+        }
+        let mut inbox = shared.lock();
+        if inbox.answered != asked {
+            inbox.answer = match failed {
+                Some(e) => Err(e),
+                None => Ok((tree.range, tree.record0)),
+            };
+            inbox.answered = asked;
+            shared.done.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_dropped_without_stop_ends_its_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        std::fs::write(&log, b"").unwrap();
+        let tree = WriterTree::restore(&log, 0, None, false).unwrap();
+        let worker = TreeWorker::start(tree).unwrap();
+        let shared = Arc::clone(&worker.shared);
+        drop(worker);
+        // The thread marks itself gone as it ends (a hang here is the bug).
+        let mut inbox = shared.lock();
+        while !inbox.gone {
+            inbox = shared.wait_done(inbox);
+        }
+        assert_eq!(inbox.stopped, None, "ended without writing the edge");
     }
 }

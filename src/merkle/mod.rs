@@ -94,7 +94,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use sha2::{Digest, Sha256};
+use sha2::block_api::compress256;
 
 use crate::hash::Hash;
 
@@ -127,20 +127,74 @@ pub const EMPTY_ROOT: Hash = Hash::from_bytes([
 
 /// A record's leaf hash: `SHA-256(0x00 ‖ digest)`, where `digest` is the
 /// SHA-256 of the record's `block_json`.
+///
+/// The 33 bytes and SHA-256's padding are one 64-byte block, hashed with
+/// sha2's compression function straight from its initial state (no
+/// streaming buffer): the same hash as `Sha256` (the tests compare them),
+/// in about half the time.
 pub fn leaf_hash(digest: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x00]);
-    h.update(digest.as_bytes());
-    Hash::from_bytes(h.finalize().into())
+    let mut block = [0u8; 64];
+    // 0x00, the digest, the padding's 0x80, zeros, the length: 264 bits.
+    if let Some(d) = block.get_mut(1..33) {
+        d.copy_from_slice(digest.as_bytes());
+    }
+    if let Some(pad) = block.get_mut(33) {
+        *pad = 0x80;
+    }
+    if let Some(len) = block.last_chunk_mut::<2>() {
+        *len = (33u16 * 8).to_be_bytes();
+    }
+    let mut words = IV;
+    compress256(&mut words, &[block]);
+    Hash::from_bytes(words_bytes(&words))
 }
 
-/// An inner node's hash: `SHA-256(0x01 ‖ left ‖ right)`.
+/// An inner node's hash: `SHA-256(0x01 ‖ left ‖ right)`: 65 bytes and the
+/// padding, two blocks through sha2's compression function (as
+/// [`leaf_hash`]).
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0x01]);
-    h.update(left.as_bytes());
-    h.update(right.as_bytes());
-    Hash::from_bytes(h.finalize().into())
+    let mut blocks = [[0u8; 64]; 2];
+    let [first, second] = &mut blocks;
+    // 0x01, left, the first 31 bytes of right | its last byte, 0x80,
+    // zeros, the length: 520 bits.
+    first[0] = 0x01;
+    let (r, last) = right.as_bytes().split_at(31);
+    if let Some(l) = first.get_mut(1..33) {
+        l.copy_from_slice(left.as_bytes());
+    }
+    if let Some(rest) = first.get_mut(33..) {
+        rest.copy_from_slice(r);
+    }
+    second[0] = last.first().copied().unwrap_or(0);
+    second[1] = 0x80;
+    if let Some(len) = second.last_chunk_mut::<2>() {
+        *len = (65u16 * 8).to_be_bytes();
+    }
+    let mut words = IV;
+    compress256(&mut words, &blocks);
+    Hash::from_bytes(words_bytes(&words))
+}
+
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// SHA-256's state words as its digest: big-endian.
+fn words_bytes(words: &[u32; 8]) -> [u8; 32] {
+    let bytes: [[u8; 4]; 8] = words.map(u32::to_be_bytes);
+    let mut out = [0u8; 32];
+    for (dst, src) in out.iter_mut().zip(bytes.as_flattened()) {
+        *dst = *src;
+    }
+    out
 }
 
 /// The largest power of 2 strictly below `n` (RFC 6962's `k`); `n >= 2`.
@@ -176,6 +230,33 @@ mod tests {
             BlockHasher::hash(&node_input)
         );
         assert_ne!(node_hash(&d, &d), leaf_hash(&d));
+    }
+
+    #[test]
+    fn leaf_and_node_hashes_are_sha256_of_their_bytes() {
+        // Every byte of each input position counts, the last of `right` too
+        // (it is in the node's second block).
+        for seed in 0..=255u8 {
+            let a = Hash::from_bytes(core::array::from_fn(|i| seed ^ (i as u8).wrapping_mul(37)));
+            let b = Hash::from_bytes(core::array::from_fn(|i| seed.wrapping_add(i as u8)));
+            let mut leaf_input = [0u8; 33];
+            leaf_input[1..].copy_from_slice(a.as_bytes());
+            assert_eq!(leaf_hash(&a), BlockHasher::hash(&leaf_input), "seed {seed}");
+            let mut node_input = [1u8; 65];
+            node_input[1..33].copy_from_slice(a.as_bytes());
+            node_input[33..].copy_from_slice(b.as_bytes());
+            assert_eq!(
+                node_hash(&a, &b),
+                BlockHasher::hash(&node_input),
+                "seed {seed}"
+            );
+        }
+        let mut last = [0u8; 32];
+        last[31] = 1;
+        assert_ne!(
+            node_hash(&Hash::GENESIS, &Hash::GENESIS),
+            node_hash(&Hash::GENESIS, &Hash::from_bytes(last))
+        );
     }
 
     #[test]
