@@ -39,7 +39,27 @@ pub(crate) fn hex_digit(n: u8) -> u8 {
     HEX.get(usize::from(n & 0x0f)).copied().unwrap_or(b'0')
 }
 
+/// SHA-256's initial state (FIPS 180-4, 5.3.3): where hashing blocks padded
+/// by hand through sha2's `compress256` starts (the compact chain's message
+/// digest, the Merkle tree's leaves and nodes).
+pub(crate) const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
 impl Hash {
+    /// The digest of a finished SHA-256 state: its words, big-endian.
+    pub(crate) fn from_state(words: &[u32; 8]) -> Hash {
+        let bytes: [[u8; 4]; 8] = words.map(u32::to_be_bytes);
+        Hash(*bytes.as_flattened().first_chunk().unwrap_or(&[0; 32]))
+    }
+
     /// The `prev_hash` of the first record of a chain: 64 × `0`.
     pub const GENESIS: Hash = Hash([0; 32]);
 

@@ -16,7 +16,7 @@
 use sha2::block_api::compress256;
 use sha2::{Digest, Sha256};
 
-use crate::hash::Hash;
+use crate::hash::{Hash, SHA256_IV};
 
 use super::wire::UNLOGGED;
 
@@ -28,18 +28,6 @@ const RECORD_LABEL: &[u8; 8] = b"ilog/c1r";
 
 /// What a keyed sync's tag covers, before its `next` and state.
 const SYNC_LABEL: &[u8] = b"immutable-log/1 compact sync";
-
-/// SHA-256's initial state (FIPS 180-4, 5.3.3).
-const IV: [u32; 8] = [
-    0x6a09_e667,
-    0xbb67_ae85,
-    0x3c6e_f372,
-    0xa54f_f53a,
-    0x510e_527f,
-    0x9b05_688c,
-    0x1f83_d9ab,
-    0x5be0_cd19,
-];
 
 /// d(n): the digest of what does not depend on the chain.
 ///
@@ -70,18 +58,12 @@ pub(crate) fn message_digest(head: u8, message: &[u8]) -> Hash {
                 .unwrap_or(0)
         }
     };
-    let mut words = IV;
+    let mut words = SHA256_IV;
     for start in (0..total).step_by(64) {
         let block: [u8; 64] = core::array::from_fn(|i| byte_at(start + i));
         compress256(&mut words, &[block]);
     }
-    Hash::from_bytes(state_bytes(&words))
-}
-
-/// The state's words as bytes, big-endian.
-fn state_bytes(words: &[u32; 8]) -> [u8; 32] {
-    let bytes: [[u8; 4]; 8] = words.map(u32::to_be_bytes);
-    *bytes.as_flattened().first_chunk().unwrap_or(&[0; 32])
+    Hash::from_state(&words)
 }
 
 /// s(n) from s(n-1): one compression.
@@ -111,7 +93,7 @@ pub(crate) fn advance(
     ];
     let block: [u8; 64] = *fields.as_flattened().first_chunk().unwrap_or(&[0; 64]);
     compress256(&mut words, &[block]);
-    state_bytes(&words)
+    *Hash::from_state(&words).as_bytes()
 }
 
 /// What a keyed sync's tag is made from.

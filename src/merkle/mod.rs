@@ -96,7 +96,7 @@
 
 use sha2::block_api::compress256;
 
-use crate::hash::Hash;
+use crate::hash::{Hash, SHA256_IV};
 
 mod prove;
 mod range;
@@ -144,9 +144,9 @@ pub fn leaf_hash(digest: &Hash) -> Hash {
     if let Some(len) = block.last_chunk_mut::<2>() {
         *len = (33u16 * 8).to_be_bytes();
     }
-    let mut words = IV;
+    let mut words = SHA256_IV;
     compress256(&mut words, &[block]);
-    Hash::from_bytes(words_bytes(&words))
+    Hash::from_state(&words)
 }
 
 /// An inner node's hash: `SHA-256(0x01 ‖ left ‖ right)`: 65 bytes and the
@@ -170,31 +170,9 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     if let Some(len) = second.last_chunk_mut::<2>() {
         *len = (65u16 * 8).to_be_bytes();
     }
-    let mut words = IV;
+    let mut words = SHA256_IV;
     compress256(&mut words, &blocks);
-    Hash::from_bytes(words_bytes(&words))
-}
-
-/// SHA-256's initial state (FIPS 180-4, 5.3.3).
-const IV: [u32; 8] = [
-    0x6a09_e667,
-    0xbb67_ae85,
-    0x3c6e_f372,
-    0xa54f_f53a,
-    0x510e_527f,
-    0x9b05_688c,
-    0x1f83_d9ab,
-    0x5be0_cd19,
-];
-
-/// SHA-256's state words as its digest: big-endian.
-fn words_bytes(words: &[u32; 8]) -> [u8; 32] {
-    let bytes: [[u8; 4]; 8] = words.map(u32::to_be_bytes);
-    let mut out = [0u8; 32];
-    for (dst, src) in out.iter_mut().zip(bytes.as_flattened()) {
-        *dst = *src;
-    }
-    out
+    Hash::from_state(&words)
 }
 
 /// The largest power of 2 strictly below `n` (RFC 6962's `k`); `n >= 2`.
