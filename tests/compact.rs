@@ -7,24 +7,6 @@ use immutable_log::{
     SealKey, Timestamp, VerifyKey,
 };
 
-/// A growable sink.
-#[derive(Default)]
-struct Out(Vec<u8>);
-
-impl embedded_io::ErrorType for Out {
-    type Error = core::convert::Infallible;
-}
-
-impl embedded_io::Write for Out {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
 /// A millisecond clock that moves 1 ms per record.
 #[derive(Default)]
 struct Ms(std::sync::atomic::AtomicU64);
@@ -43,7 +25,7 @@ fn log(n: u64) -> Vec<u8> {
     let queue = Queue::<Q>::new();
     let chain: CompactChain<Ms, 128, Q> =
         CompactChain::new(&queue, Ms::default()).with_sync_every(4);
-    let mut out = Out::default();
+    let mut out = Vec::new();
     for i in 0..n {
         chain
             .append(
@@ -53,7 +35,7 @@ fn log(n: u64) -> Vec<u8> {
             .unwrap();
         queue.drain(&mut out).unwrap();
     }
-    out.0
+    out
 }
 
 fn verify(bytes: &[u8], segment: bool) -> CompactVerdict {
@@ -104,7 +86,7 @@ fn a_record_costs_at_most_24_bytes_beyond_its_message() {
         ("", false),
     ] {
         let queue = Queue::<1024>::new();
-        let mut out = Out::default();
+        let mut out = Vec::new();
         // Time and seq as late as a long run makes them: 3 days, seq 2^20.
         struct Late;
         impl Clock for Late {
@@ -131,7 +113,7 @@ fn a_record_costs_at_most_24_bytes_beyond_its_message() {
                 .unwrap();
         }
         queue.drain(&mut out).unwrap();
-        let overhead = out.0.len() - message.len();
+        let overhead = out.len() - message.len();
         assert!(
             overhead <= if keyed { 32 } else { 24 },
             "{overhead} keyed={keyed}"
@@ -246,11 +228,11 @@ fn a_full_queue_is_counted_and_reported() {
         }
     }
     assert!(lost > 0);
-    let mut out = Out::default();
+    let mut out = Vec::new();
     queue.drain(&mut out).unwrap();
     chain.append(Level::Info, format_args!("after")).unwrap();
     queue.drain(&mut out).unwrap();
-    match verify(&out.0, false) {
+    match verify(&out, false) {
         CompactVerdict::Intact(r) => assert_eq!(r.unlogged, lost),
         other => panic!("{other:?}"),
     }
@@ -271,7 +253,7 @@ fn keyed_compact_chains() {
             .append(Level::Error, format_args!("keyed {i}"))
             .unwrap();
     }
-    let mut out = Out::default();
+    let mut out = Vec::new();
     queue.drain(&mut out).unwrap();
     let keyed = |bytes: &[u8], k: u8| {
         let mut buf = [0u8; 512];
@@ -280,15 +262,13 @@ fn keyed_compact_chains() {
         let _ = v.feed(bytes);
         v.finish()
     };
+    assert!(matches!(keyed(&out, 3), CompactVerdict::Intact(r) if r.records == 10 && r.syncs == 3));
     assert!(
-        matches!(keyed(&out.0, 3), CompactVerdict::Intact(r) if r.records == 10 && r.syncs == 3)
-    );
-    assert!(
-        matches!(keyed(&out.0, 4), CompactVerdict::Failed(..)),
+        matches!(keyed(&out, 4), CompactVerdict::Failed(..)),
         "another key"
     );
     assert!(matches!(
-        verify(&out.0, false),
+        verify(&out, false),
         CompactVerdict::Failed(_, f) if f.kind == CompactFailureKind::KeyRequired
     ));
     // A plain log given a key is refused.
@@ -297,9 +277,9 @@ fn keyed_compact_chains() {
         CompactVerdict::Failed(_, f) if f.kind == CompactFailureKind::NotKeyed
     ));
     // A gap in a keyed log resumes at the next (keyed) sync.
-    let spans = frames(&out.0);
-    let mut cut = out.0[..spans[1].start].to_vec();
-    cut.extend_from_slice(&out.0[spans[1].end..]);
+    let spans = frames(&out);
+    let mut cut = out[..spans[1].start].to_vec();
+    cut.extend_from_slice(&out[spans[1].end..]);
     assert!(matches!(
         keyed(&cut, 3),
         CompactVerdict::Incomplete(r) if r.gap_list[0] == Gap { first: 1, last: 2, missing: 1 }
@@ -344,10 +324,10 @@ fn the_test_vectors_of_format_md() {
         .append(Level::Info, format_args!("adc ch3 = 1234 mV"))
         .unwrap();
     chain.append(Level::Warning, format_args!("")).unwrap();
-    let mut out = Out::default();
+    let mut out = Vec::new();
     queue.drain(&mut out).unwrap();
     assert_eq!(
-        out.0,
+        out,
         hex(
             "02 12 1e c0 84 3d 01 61 64 63 20 63 68 33 20 3d 20 31 32 33 34 20 6d 56 \
              1a 5f d9 04 18 35 64 18 00 \
@@ -365,10 +345,10 @@ fn the_test_vectors_of_format_md() {
     )
     .with_sync_every(1);
     chain.append(Level::Error, format_args!("k")).unwrap();
-    let mut out = Out::default();
+    let mut out = Vec::new();
     queue.drain(&mut out).unwrap();
     assert_eq!(
-        out.0,
+        out,
         hex(
             "02 24 15 c0 84 3d 6b ff 3a 33 05 ab 66 7c 88 4d ed 57 4a f0 4d 33 a4 00 \
              33 60 01 0f 25 e9 dd 15 ea be bd db 5e 64 23 b5 71 c4 77 24 4e ee 2c 88 8d \
