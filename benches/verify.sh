@@ -6,7 +6,7 @@
 #      alone, in memory) through examples/verify_cost;
 #   2. a seed-written log (the Python seed's record shape: spaces, \uXXXX
 #      escapes, float timestamps, no seq): the seed's own verifier
-#      (`verify_log_integrity`, as tests/seed_compat.rs has it) against ours.
+#      (`verify_log_integrity`, tests/seed/seed_verify.py, which tests/seed_compat.rs runs too) against ours.
 # Wall time, and CPU time (user+sys): on a shared machine a process may wait
 # for a core, and its wall time says so.
 #
@@ -37,39 +37,6 @@ with open(sys.argv[2], "w", encoding="utf-8") as out:
         out.write(f"BLOCK_DATA:{block_json}\n")
         prev = h
 PY
-cat > "$DIR/seed_verify.py" <<'PY'
-import hashlib, json, sys
-def check(path):
-    expected = "0" * 64
-    with open(path, "r", encoding="utf-8") as f:
-        n = 0
-        while True:
-            line = f.readline()
-            if not line:
-                return True
-            n += 1
-            line = line.strip()
-            if not line or line.startswith("BLOCK_DATA:"):
-                continue
-            parts = line.split("|")
-            if len(parts) != 3:
-                return (False, n)
-            prev, message, h = parts
-            if prev != expected:
-                return (False, n)
-            block_line = f.readline()
-            n += 1
-            if not block_line.startswith("BLOCK_DATA:"):
-                return (False, n)
-            block_json = block_line[11:].strip()
-            block = json.loads(block_json)
-            if hashlib.sha256(block_json.encode("utf-8")).hexdigest() != h:
-                return (False, n - 1)
-            if block.get("prev_hash") != expected or block.get("message") != message:
-                return (False, n - 1)
-            expected = h
-print(check(sys.argv[1]))
-PY
 
 seq 1 "$N" | "$BIN" write "$DIR/big.log" 2>/dev/null
 python3 "$DIR/seed_write.py" "$SEED_N" "$DIR/seed.log"
@@ -91,7 +58,7 @@ echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$RUNS"); do
   OUT=$DIR/one timed "$BIN" verify --threads 1 "$DIR/big.log"
   OUT=$DIR/two timed "$BIN" verify "$DIR/big.log"
-  OUT=$DIR/python timed python3 "$DIR/seed_verify.py" "$DIR/seed.log"
+  OUT=$DIR/python timed python3 "$PWD/tests/seed/seed_verify.py" "$DIR/seed.log"
   OUT=$DIR/seed_two timed "$BIN" verify "$DIR/seed.log"
   OUT=$DIR/seed_one timed "$BIN" verify --threads 1 "$DIR/seed.log"
 done
