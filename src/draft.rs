@@ -225,33 +225,68 @@ fn write_record<W: embedded_io::Write>(
     write_all(sink, b"\n")
 }
 
+/// `"00"` to `"99"`: decimal digits two at a time, as `itoa` writes them
+/// (half the divisions of one digit at a time).
+const DECIMAL_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        // In a const: an index out of range would fail the build, not a run.
+        #[allow(clippy::indexing_slicing)]
+        {
+            pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        }
+        i += 1;
+    }
+    pairs
+};
+
+/// The two decimal digits of `n` (below 100).
+fn decimal_pair(n: u64) -> [u8; 2] {
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| DECIMAL_PAIRS.get(i))
+        .copied()
+        .unwrap_or([b'0'; 2])
+}
+
 /// Appends the decimal digits of `n` (the room is the caller's concern).
+/// Not through `core::fmt`: this runs for every record, under the lock.
 fn push_decimal<const N: usize>(out: &mut Vec<u8, N>, mut n: u64) {
+    // u64::MAX has 20 digits: `at` never goes below 0.
     let mut digits = [0u8; 20];
-    let mut used = 0;
-    for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-        used += 1;
-        if n == 0 {
-            break;
+    let mut at = digits.len();
+    while n >= 100 {
+        at = at.saturating_sub(2);
+        if let Some(slot) = digits.get_mut(at..at + 2) {
+            slot.copy_from_slice(&decimal_pair(n % 100));
+        }
+        n /= 100;
+    }
+    if n >= 10 {
+        at = at.saturating_sub(2);
+        if let Some(slot) = digits.get_mut(at..at + 2) {
+            slot.copy_from_slice(&decimal_pair(n));
+        }
+    } else {
+        at = at.saturating_sub(1);
+        if let Some(slot) = digits.get_mut(at) {
+            *slot = b'0' + n as u8;
         }
     }
-    let _ = out.extend_from_slice(digits.get(digits.len() - used..).unwrap_or_default());
+    let _ = out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
 /// Appends a timestamp as [`Timestamp`]'s `Display` writes it: `secs.micros`,
 /// six fraction digits.
 fn push_timestamp<const N: usize>(out: &mut Vec<u8, N>, timestamp: Timestamp) {
     push_decimal(out, timestamp.secs());
-    // `micros` is below one million, so six digits hold it.
-    let mut fraction = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
-    let mut micros = timestamp.micros();
-    for slot in fraction.iter_mut().skip(1).rev() {
-        *slot = b'0' + (micros % 10) as u8;
-        micros /= 10;
-    }
-    let _ = out.extend_from_slice(&fraction);
+    // The six low digits of `micros` (below one million anyway).
+    let micros = u64::from(timestamp.micros()) % 1_000_000;
+    let [a, b] = decimal_pair(micros / 10_000);
+    let [c, d] = decimal_pair(micros / 100 % 100);
+    let [e, f] = decimal_pair(micros % 100);
+    let _ = out.extend_from_slice(&[b'.', a, b, c, d, e, f]);
 }
 
 /// A record in the making: its message formatted and JSON-escaped into the
@@ -379,7 +414,22 @@ mod tests {
         );
         assert_eq!(core::str::from_utf8(&json).unwrap(), expected);
         let mut digits = Vec::<u8, 64>::new();
-        for n in [0, 9, 10, 99, 100, u64::MAX] {
+        for n in [
+            0,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12_345,
+            1_000_000,
+            u64::MAX / 10,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             digits.clear();
             push_decimal(&mut digits, n);
             assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{n}"));
@@ -388,6 +438,9 @@ mod tests {
             Timestamp::new(0, 0),
             Timestamp::new(u64::MAX, 999_999),
             Timestamp::new(1, 10),
+            Timestamp::new(10, 100_000),
+            Timestamp::new(1_795_688_142, 123_456),
+            Timestamp::new(99, 1),
         ] {
             digits.clear();
             push_timestamp(&mut digits, t);
