@@ -447,4 +447,113 @@ mod tests {
             assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{t}"));
         }
     }
+
+    /// A record's two lines as FORMAT.md spells them, written the plain way
+    /// (`format!`, one character at a time), for a message `msg` that a
+    /// buffer of `N` bytes holds whole or cut.
+    fn reference_record<const N: usize>(
+        prev: &Hash,
+        seq: u64,
+        level: Level,
+        msg: &str,
+        t: Timestamp,
+    ) -> (std::string::String, Hash) {
+        use sha2::{Digest, Sha256};
+        use std::string::String;
+        let json_escape = |c: char| -> String {
+            match c {
+                '"' => "\\\"".into(),
+                '\\' => "\\\\".into(),
+                '\t' => "\\t".into(),
+                '\n' => "\\n".into(),
+                '\r' => "\\r".into(),
+                '\u{8}' => "\\b".into(),
+                '\u{c}' => "\\f".into(),
+                '\0'..='\u{1f}' | '\u{7f}' => std::format!("\\u{:04x}", c as u32),
+                c => c.into(),
+            }
+        };
+        // What the buffer leaves for the escaped message: all but the tail's
+        // room, a byte, and `{"levelno":L,"message":"`.
+        let head = std::format!("{{\"levelno\":{},\"message\":\"", level.levelno());
+        let room = N - TAIL_MAX - 1 - head.len();
+        let (mut message, mut kept, mut truncated) = (String::new(), 0, false);
+        for c in msg.chars() {
+            let e = json_escape(c);
+            if message.len() + e.len() > room {
+                truncated = true;
+                break;
+            }
+            message.push_str(&e);
+            kept += 1;
+        }
+        let json = std::format!(
+            "{head}{message}\",\"prev_hash\":\"{prev}\",\"seq\":{seq},\"timestamp\":{}.{:06}{}}}",
+            t.secs(),
+            t.micros(),
+            if truncated { ",\"truncated\":true" } else { "" },
+        );
+        // display: the message with `"`, `\` and TAB as they are, every
+        // other control character escaped as in the JSON.
+        let mut display = String::new();
+        for c in msg.chars().take(kept) {
+            match c {
+                '"' | '\\' | '\t' => display.push(c),
+                c => display.push_str(&json_escape(c)),
+            }
+        }
+        let hash = Hash::from_bytes(Sha256::digest(json.as_bytes()).into());
+        let record = std::format!("{prev}|{display}|{hash}\nBLOCK_DATA:{json}\n");
+        (record, hash)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        #[test]
+        fn records_are_what_the_format_spells_out(
+            msgs in proptest::collection::vec(
+                "([a-z ]|[\\x00-\\x1f\\x7f\"\\\\]|[é€😀]|.){0,40}|[a-zé\\n\"]{200,700}",
+                1..4,
+            ),
+            level in 0usize..6,
+            secs in proptest::prelude::any::<u64>(),
+            micros in 0u32..1_000_000,
+            resumed in proptest::prelude::any::<bool>(),
+        ) {
+            use crate::{Head, Writer};
+            let level = [
+                Level::Trace, Level::Debug, Level::Info,
+                Level::Warning, Level::Error, Level::Critical,
+            ][level];
+            let t = Timestamp::new(secs, micros);
+            let mut out = std::vec![0u8; 8192];
+            let mut want = std::string::String::new();
+            {
+                let start = Head { hash: Hash::from_bytes([7; 32]), seq: Some(41) };
+                let mut writer = Writer::resume(&mut out[..], resumed.then_some(start));
+                let (mut prev, mut seq) = if resumed { (start.hash, 42) } else { (Hash::GENESIS, 0) };
+                for msg in &msgs {
+                    let mut draft = Draft::<512>::new(level, format_args!("{msg}"));
+                    writer.append_draft(&mut draft, t, 0).unwrap();
+                    let (record, hash) = reference_record::<512>(&prev, seq, level, msg, t);
+                    proptest::prop_assert_eq!(draft.truncated(), record.contains("\"truncated\":true"));
+                    want.push_str(&record);
+                    (prev, seq) = (hash, seq + 1);
+                }
+            }
+            let got = std::string::String::from_utf8(out[..want.len()].to_vec()).unwrap();
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn decimals_are_what_display_writes(n in proptest::prelude::any::<u64>(), micros in 0u32..1_000_000) {
+            let mut digits = Vec::<u8, 64>::new();
+            push_decimal(&mut digits, n);
+            proptest::prop_assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{n}"));
+            digits.clear();
+            let t = Timestamp::new(n, micros);
+            push_timestamp(&mut digits, t);
+            proptest::prop_assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{t}"));
+        }
+    }
 }
