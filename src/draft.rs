@@ -512,7 +512,7 @@ mod tests {
         #[test]
         fn records_are_what_the_format_spells_out(
             msgs in proptest::collection::vec(
-                "([a-z ]|[\\x00-\\x1f\\x7f\"\\\\]|[é€😀]|.){0,40}|[a-zé\\n\"]{200,700}",
+                "([a-z ]|[\\x00-\\x1f\\x7f\"\\\\]|[é€😀]|.){0,40}|[\\x00-\\x1f\\x7f]{1,40}|[a-zé\\n\"]{200,700}",
                 1..4,
             ),
             level in 0usize..6,
