@@ -225,54 +225,33 @@ fn write_record<W: embedded_io::Write>(
     write_all(sink, b"\n")
 }
 
-/// `"00"` to `"99"`: decimal digits two at a time, as `itoa` writes them
-/// (half the divisions of one digit at a time).
-const DECIMAL_PAIRS: [[u8; 2]; 100] = {
-    let mut pairs = [[0u8; 2]; 100];
-    let mut i = 0;
-    while i < 100 {
-        // In a const: an index out of range would fail the build, not a run.
-        #[allow(clippy::indexing_slicing)]
-        {
-            pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        }
-        i += 1;
-    }
-    pairs
-};
-
-/// The two decimal digits of `n` (below 100).
-fn decimal_pair(n: u64) -> [u8; 2] {
-    usize::try_from(n)
-        .ok()
-        .and_then(|i| DECIMAL_PAIRS.get(i))
-        .copied()
-        .unwrap_or([b'0'; 2])
+/// The last two decimal digits of `n`. Digits go two at a time: half the
+/// 64-bit divisions of one at a time (a library call each on 32-bit
+/// targets), and no table in flash.
+fn decimal_pair(n: u32) -> [u8; 2] {
+    let n = (n % 100) as u8;
+    [b'0' + n / 10, b'0' + n % 10]
 }
 
 /// Appends the decimal digits of `n` (the room is the caller's concern).
 /// Not through `core::fmt`: this runs for every record, under the lock.
 fn push_decimal<const N: usize>(out: &mut Vec<u8, N>, mut n: u64) {
-    // u64::MAX has 20 digits: `at` never goes below 0.
-    let mut digits = [0u8; 20];
+    // u64::MAX has 20 digits: ten pairs, `at` never goes below 0.
+    let mut digits = [b'0'; 20];
     let mut at = digits.len();
-    while n >= 100 {
+    loop {
         at = at.saturating_sub(2);
         if let Some(slot) = digits.get_mut(at..at + 2) {
-            slot.copy_from_slice(&decimal_pair(n % 100));
+            slot.copy_from_slice(&decimal_pair((n % 100) as u32));
         }
         n /= 100;
+        if n == 0 {
+            break;
+        }
     }
-    if n >= 10 {
-        at = at.saturating_sub(2);
-        if let Some(slot) = digits.get_mut(at..at + 2) {
-            slot.copy_from_slice(&decimal_pair(n));
-        }
-    } else {
-        at = at.saturating_sub(1);
-        if let Some(slot) = digits.get_mut(at) {
-            *slot = b'0' + n as u8;
-        }
+    // An odd number of digits (or 0) leaves one leading `0` to drop.
+    if digits.get(at) == Some(&b'0') {
+        at += 1;
     }
     let _ = out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
@@ -282,10 +261,10 @@ fn push_decimal<const N: usize>(out: &mut Vec<u8, N>, mut n: u64) {
 fn push_timestamp<const N: usize>(out: &mut Vec<u8, N>, timestamp: Timestamp) {
     push_decimal(out, timestamp.secs());
     // The six low digits of `micros` (below one million anyway).
-    let micros = u64::from(timestamp.micros()) % 1_000_000;
+    let micros = timestamp.micros();
     let [a, b] = decimal_pair(micros / 10_000);
-    let [c, d] = decimal_pair(micros / 100 % 100);
-    let [e, f] = decimal_pair(micros % 100);
+    let [c, d] = decimal_pair(micros / 100);
+    let [e, f] = decimal_pair(micros);
     let _ = out.extend_from_slice(&[b'.', a, b, c, d, e, f]);
 }
 
