@@ -225,12 +225,29 @@ fn write_record<W: embedded_io::Write>(
     write_all(sink, b"\n")
 }
 
-/// The last two decimal digits of `n`. Digits go two at a time: half the
-/// 64-bit divisions of one at a time (a library call each on 32-bit
-/// targets), and no table in flash.
+/// `"00"` to `"99"`: decimal digits two at a time, as `itoa` writes them:
+/// half the 64-bit divisions of one at a time (a library call each on
+/// 32-bit targets), and no division for the digits of a pair.
+const DECIMAL_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        // In a const: an index out of range would fail the build, not a run.
+        #[allow(clippy::indexing_slicing)]
+        {
+            pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        }
+        i += 1;
+    }
+    pairs
+};
+
+/// The last two decimal digits of `n`.
 fn decimal_pair(n: u32) -> [u8; 2] {
-    let n = (n % 100) as u8;
-    [b'0' + n / 10, b'0' + n % 10]
+    DECIMAL_PAIRS
+        .get((n % 100) as usize)
+        .copied()
+        .unwrap_or([b'0'; 2])
 }
 
 /// Appends the decimal digits of `n` (the room is the caller's concern).
