@@ -225,33 +225,64 @@ fn write_record<W: embedded_io::Write>(
     write_all(sink, b"\n")
 }
 
+/// `"00"` to `"99"`: decimal digits two at a time, as `itoa` writes them:
+/// half the 64-bit divisions of one at a time (a library call each on
+/// 32-bit targets), and no division for the digits of a pair.
+const DECIMAL_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        // In a const: an index out of range would fail the build, not a run.
+        #[allow(clippy::indexing_slicing)]
+        {
+            pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        }
+        i += 1;
+    }
+    pairs
+};
+
+/// The last two decimal digits of `n`.
+fn decimal_pair(n: u32) -> [u8; 2] {
+    DECIMAL_PAIRS
+        .get((n % 100) as usize)
+        .copied()
+        .unwrap_or([b'0'; 2])
+}
+
 /// Appends the decimal digits of `n` (the room is the caller's concern).
+/// Not through `core::fmt`: this runs for every record, under the lock.
 fn push_decimal<const N: usize>(out: &mut Vec<u8, N>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut used = 0;
-    for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-        used += 1;
+    // u64::MAX has 20 digits: ten pairs, `at` never goes below 0.
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    loop {
+        at = at.saturating_sub(2);
+        if let Some(slot) = digits.get_mut(at..at + 2) {
+            slot.copy_from_slice(&decimal_pair((n % 100) as u32));
+        }
+        n /= 100;
         if n == 0 {
             break;
         }
     }
-    let _ = out.extend_from_slice(digits.get(digits.len() - used..).unwrap_or_default());
+    // An odd number of digits (or 0) leaves one leading `0` to drop.
+    if digits.get(at) == Some(&b'0') {
+        at += 1;
+    }
+    let _ = out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
 /// Appends a timestamp as [`Timestamp`]'s `Display` writes it: `secs.micros`,
 /// six fraction digits.
 fn push_timestamp<const N: usize>(out: &mut Vec<u8, N>, timestamp: Timestamp) {
     push_decimal(out, timestamp.secs());
-    // `micros` is below one million, so six digits hold it.
-    let mut fraction = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
-    let mut micros = timestamp.micros();
-    for slot in fraction.iter_mut().skip(1).rev() {
-        *slot = b'0' + (micros % 10) as u8;
-        micros /= 10;
-    }
-    let _ = out.extend_from_slice(&fraction);
+    // The six low digits of `micros` (below one million anyway).
+    let micros = timestamp.micros();
+    let [a, b] = decimal_pair(micros / 10_000);
+    let [c, d] = decimal_pair(micros / 100);
+    let [e, f] = decimal_pair(micros);
+    let _ = out.extend_from_slice(&[b'.', a, b, c, d, e, f]);
 }
 
 /// A record in the making: its message formatted and JSON-escaped into the
@@ -379,7 +410,22 @@ mod tests {
         );
         assert_eq!(core::str::from_utf8(&json).unwrap(), expected);
         let mut digits = Vec::<u8, 64>::new();
-        for n in [0, 9, 10, 99, 100, u64::MAX] {
+        for n in [
+            0,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12_345,
+            1_000_000,
+            u64::MAX / 10,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             digits.clear();
             push_decimal(&mut digits, n);
             assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{n}"));
@@ -388,10 +434,122 @@ mod tests {
             Timestamp::new(0, 0),
             Timestamp::new(u64::MAX, 999_999),
             Timestamp::new(1, 10),
+            Timestamp::new(10, 100_000),
+            Timestamp::new(1_795_688_142, 123_456),
+            Timestamp::new(99, 1),
         ] {
             digits.clear();
             push_timestamp(&mut digits, t);
             assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{t}"));
+        }
+    }
+
+    /// A record's two lines as FORMAT.md spells them, written the plain way
+    /// (`format!`, one character at a time), for a message `msg` that a
+    /// buffer of `N` bytes holds whole or cut.
+    fn reference_record<const N: usize>(
+        prev: &Hash,
+        seq: u64,
+        level: Level,
+        msg: &str,
+        t: Timestamp,
+    ) -> (std::string::String, Hash) {
+        use sha2::{Digest, Sha256};
+        use std::string::String;
+        let json_escape = |c: char| -> String {
+            match c {
+                '"' => "\\\"".into(),
+                '\\' => "\\\\".into(),
+                '\t' => "\\t".into(),
+                '\n' => "\\n".into(),
+                '\r' => "\\r".into(),
+                '\u{8}' => "\\b".into(),
+                '\u{c}' => "\\f".into(),
+                '\0'..='\u{1f}' | '\u{7f}' => std::format!("\\u{:04x}", c as u32),
+                c => c.into(),
+            }
+        };
+        // What the buffer leaves for the escaped message: all but the tail's
+        // room, a byte, and `{"levelno":L,"message":"`.
+        let head = std::format!("{{\"levelno\":{},\"message\":\"", level.levelno());
+        let room = N - TAIL_MAX - 1 - head.len();
+        let (mut message, mut kept, mut truncated) = (String::new(), 0, false);
+        for c in msg.chars() {
+            let e = json_escape(c);
+            if message.len() + e.len() > room {
+                truncated = true;
+                break;
+            }
+            message.push_str(&e);
+            kept += 1;
+        }
+        let json = std::format!(
+            "{head}{message}\",\"prev_hash\":\"{prev}\",\"seq\":{seq},\"timestamp\":{}.{:06}{}}}",
+            t.secs(),
+            t.micros(),
+            if truncated { ",\"truncated\":true" } else { "" },
+        );
+        // display: the message with `"`, `\` and TAB as they are, every
+        // other control character escaped as in the JSON.
+        let mut display = String::new();
+        for c in msg.chars().take(kept) {
+            match c {
+                '"' | '\\' | '\t' => display.push(c),
+                c => display.push_str(&json_escape(c)),
+            }
+        }
+        let hash = Hash::from_bytes(Sha256::digest(json.as_bytes()).into());
+        let record = std::format!("{prev}|{display}|{hash}\nBLOCK_DATA:{json}\n");
+        (record, hash)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        #[test]
+        fn records_are_what_the_format_spells_out(
+            msgs in proptest::collection::vec(
+                "([a-z ]|[\\x00-\\x1f\\x7f\"\\\\]|[é€😀]|.){0,40}|[\\x00-\\x1f\\x7f]{1,40}|[a-zé\\n\"]{200,700}",
+                1..4,
+            ),
+            level in 0usize..6,
+            secs in proptest::prelude::any::<u64>(),
+            micros in 0u32..1_000_000,
+            resumed in proptest::prelude::any::<bool>(),
+        ) {
+            use crate::{Head, Writer};
+            let level = [
+                Level::Trace, Level::Debug, Level::Info,
+                Level::Warning, Level::Error, Level::Critical,
+            ][level];
+            let t = Timestamp::new(secs, micros);
+            let mut out = std::vec![0u8; 8192];
+            let mut want = std::string::String::new();
+            {
+                let start = Head { hash: Hash::from_bytes([7; 32]), seq: Some(41) };
+                let mut writer = Writer::resume(&mut out[..], resumed.then_some(start));
+                let (mut prev, mut seq) = if resumed { (start.hash, 42) } else { (Hash::GENESIS, 0) };
+                for msg in &msgs {
+                    let mut draft = Draft::<512>::new(level, format_args!("{msg}"));
+                    writer.append_draft(&mut draft, t, 0).unwrap();
+                    let (record, hash) = reference_record::<512>(&prev, seq, level, msg, t);
+                    proptest::prop_assert_eq!(draft.truncated(), record.contains("\"truncated\":true"));
+                    want.push_str(&record);
+                    (prev, seq) = (hash, seq + 1);
+                }
+            }
+            let got = std::string::String::from_utf8(out[..want.len()].to_vec()).unwrap();
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn decimals_are_what_display_writes(n in proptest::prelude::any::<u64>(), micros in 0u32..1_000_000) {
+            let mut digits = Vec::<u8, 64>::new();
+            push_decimal(&mut digits, n);
+            proptest::prop_assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{n}"));
+            digits.clear();
+            let t = Timestamp::new(n, micros);
+            push_timestamp(&mut digits, t);
+            proptest::prop_assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{t}"));
         }
     }
 }

@@ -102,17 +102,106 @@ impl SeedFormat {
 
 impl Format for SeedFormat {
     fn format(&self, out: &mut fmt::Formatter<'_>, entry: &Entry<'_>) -> fmt::Result {
-        write!(
-            out,
-            "{} - {} - {}",
-            AscTime {
-                time: entry.time,
-                zone: self.zone
-            },
-            entry.level,
-            entry.args
-        )
+        // Time, level and separators as one piece, then the message: not
+        // through `write!`, whose pass over three arguments cost more than
+        // the rest of the prefix.
+        match seed_prefix(entry.time, self.zone, entry.level) {
+            Some(prefix) => out.write_str(&prefix)?,
+            None => write!(
+                out,
+                "{}{}",
+                AscTime {
+                    time: entry.time,
+                    zone: self.zone
+                },
+                level_separated(entry.level)
+            )?,
+        }
+        out.write_fmt(entry.args)
     }
+}
+
+/// `" - LEVEL - "`: what stands between the time and the message.
+fn level_separated(level: Level) -> &'static str {
+    match level {
+        Level::Trace => " - TRACE - ",
+        Level::Debug => " - DEBUG - ",
+        Level::Info => " - INFO - ",
+        Level::Warning => " - WARNING - ",
+        Level::Error => " - ERROR - ",
+        Level::Critical => " - CRITICAL - ",
+    }
+}
+
+/// The longest [`level_separated`].
+const LEVEL_SEPARATED_MAX: usize = " - CRITICAL - ".len();
+
+/// The seed format's text before the message, `<asctime> - LEVEL - `, from
+/// the thread's cached second; `None` past the year 9999 (or while the
+/// thread is torn down).
+fn seed_prefix(
+    time: SystemTime,
+    zone: Zone,
+    level: Level,
+) -> Option<heapless::String<{ ASC_LEN + LEVEL_SEPARATED_MAX }>> {
+    let mut text = cached_asc(time, zone)?;
+    text.push_str(level_separated(level)).ok()?;
+    Some(text)
+}
+
+/// `000` to `999`, three digits each: the milliseconds of an [`AscTime`].
+const MILLIS_DIGITS: [u8; 3000] = {
+    let mut digits = [0u8; 3000];
+    let mut i = 0;
+    while i < 1000 {
+        // In a const: an index out of range would fail the build, not a run.
+        #[allow(clippy::indexing_slicing)]
+        {
+            digits[3 * i] = b'0' + (i / 100) as u8;
+            digits[3 * i + 1] = b'0' + (i / 10 % 10) as u8;
+            digits[3 * i + 2] = b'0' + (i % 10) as u8;
+        }
+        i += 1;
+    }
+    digits
+};
+
+/// [`MILLIS_DIGITS`] as text (ASCII digits: checked once, at build time).
+const MILLIS: &str = match core::str::from_utf8(&MILLIS_DIGITS) {
+    Ok(text) => text,
+    Err(_) => "",
+};
+
+/// The text of an [`AscTime`] from this thread's cached second: the text of
+/// the second (and the time zone's offset, a lookup in its rules) is made
+/// once a second, and only the milliseconds are put in anew. `None` past
+/// the year 9999, or while the thread is torn down.
+fn cached_asc(
+    time: SystemTime,
+    zone: Zone,
+) -> Option<heapless::String<{ ASC_LEN + LEVEL_SEPARATED_MAX }>> {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    LAST_SECOND
+        .try_with(|last| {
+            let mut last = last.try_borrow_mut().ok()?;
+            let (cached_zone, at, second) = &mut *last;
+            if *cached_zone != Some(zone) || *at != secs {
+                let text = asc_text(since, offset_at(zone, secs))?;
+                second.clear();
+                second.push_str(std::str::from_utf8(&text).ok()?).ok()?;
+                (*cached_zone, *at) = (Some(zone), secs);
+            }
+            let millis = usize::try_from(since.subsec_millis()).ok()?;
+            let mut text = heapless::String::new();
+            text.push_str(second.get(..20)?).ok()?;
+            text.push_str(MILLIS.get(3 * millis..3 * millis + 3)?)
+                .ok()?;
+            text.push_str(second.get(23..)?).ok()?;
+            Some(text)
+        })
+        .ok()
+        .flatten()
 }
 
 /// The message alone, with no time or level (the block has both anyway).
@@ -172,24 +261,13 @@ fn offset_at(zone: Zone, secs: u64) -> i32 {
 
 impl fmt::Display for AscTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let secs = since.as_secs();
-        // Records come many a second: the text of the second (and the time
-        // zone's offset, a lookup in its rules) is kept per thread, and
-        // only the milliseconds are written anew.
-        let cached = LAST_SECOND.try_with(|last| {
-            let (zone, at, mut text) = last.get();
-            if zone != Some(self.zone) || at != secs {
-                text = asc_text(since, offset_at(self.zone, secs))?;
-                last.set((Some(self.zone), secs, text));
-            }
-            put_millis(&mut text, since.subsec_millis());
-            Some(text)
-        });
-        match cached {
-            Ok(Some(text)) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+        match cached_asc(self.time, self.zone) {
+            Some(text) => f.write_str(&text),
             // A year past 9999, or a thread being torn down.
-            _ => write_asc(f, since, offset_at(self.zone, secs)),
+            None => {
+                let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
+                write_asc(f, since, offset_at(self.zone, since.as_secs()))
+            }
         }
     }
 }
@@ -198,20 +276,14 @@ impl fmt::Display for AscTime {
 /// year 10000.
 const ASC_LEN: usize = 29;
 
-std::thread_local! {
-    /// The last second this thread wrote as an [`AscTime`]: its zone, its
-    /// seconds since the epoch, and its text.
-    static LAST_SECOND: std::cell::Cell<(Option<Zone>, u64, [u8; ASC_LEN])> =
-        const { std::cell::Cell::new((None, 0, [0; ASC_LEN])) };
-}
+/// What [`LAST_SECOND`] holds: a zone, a second since the epoch, and the
+/// text of that second's [`AscTime`] (its milliseconds aside).
+type SecondText = (Option<Zone>, u64, heapless::String<ASC_LEN>);
 
-/// Writes `millis` (below 1000) into an [`AscTime`] text.
-fn put_millis(text: &mut [u8; ASC_LEN], millis: u32) {
-    let mut value = millis;
-    for slot in text.iter_mut().skip(20).take(3).rev() {
-        *slot = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
+std::thread_local! {
+    /// The last second this thread wrote as an [`AscTime`].
+    static LAST_SECOND: std::cell::RefCell<SecondText> =
+        const { std::cell::RefCell::new((None, 0, heapless::String::new())) };
 }
 
 /// Writes the time `since` the epoch on the clock face `offset` seconds
@@ -396,6 +468,29 @@ mod tests {
             AscTime::utc(at(253_402_300_800, 1)).to_string(),
             "10000-01-01 00:00:00,001+00:00"
         );
+    }
+
+    #[test]
+    fn the_prefix_tables_are_the_level_names_and_every_millisecond() {
+        for level in [
+            Level::Trace,
+            Level::Debug,
+            Level::Info,
+            Level::Warning,
+            Level::Error,
+            Level::Critical,
+        ] {
+            assert_eq!(level_separated(level), format!(" - {} - ", level.name()));
+            assert!(level_separated(level).len() <= LEVEL_SEPARATED_MAX);
+        }
+        assert_eq!(MILLIS.len(), 3000);
+        for ms in 0..1000u64 {
+            let time = at(1_795_688_142, ms);
+            assert_eq!(
+                AscTime::utc(time).to_string(),
+                Uncached(AscTime::utc(time)).to_string()
+            );
+        }
     }
 
     #[test]
