@@ -15,6 +15,8 @@
 //! The part up to the message's closing quote depends only on the message, so
 //! it is formatted and hashed first ([`Draft`]), possibly outside any lock; the
 //! tail that depends on the chain head is added by [`seal`].
+//!
+//! (Over 450 lines with its unit tests and proptests; the draft itself is under 390.)
 
 use core::fmt;
 use heapless::Vec;

@@ -1,6 +1,8 @@
 //! The text chain over a [`Queue`]: records are closed and sealed in one short
 //! critical section, which also reserves their place; their bytes are copied
 //! into the queue outside it; no append ever touches the sink.
+//!
+//! (Long with its unit tests, the last 70 lines: the text and keyed append paths share one critical-section protocol.)
 
 use core::cell::RefCell;
 use core::fmt;

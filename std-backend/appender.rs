@@ -1,6 +1,8 @@
 //! The chain's state under the lock: the core writer (its sink is the bytes
 //! staged in memory), how much of the log the file holds, and how records go
 //! from memory to the file without ever leaving part of one in it.
+//!
+//! (Long for one job: staging, handing over in one write or a group write's batches, and taking back what a failed write leaves, with the tree leaves that follow the records; its unit tests are the last 40 lines.)
 
 use std::convert::Infallible;
 use std::fs::File;

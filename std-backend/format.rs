@@ -8,6 +8,8 @@
 //! `jiff`); UTC (`+00:00`) when it has none, or on request
 //! ([`SeedFormat::utc`]). The block's `timestamp` is seconds since the
 //! epoch whatever the display says.
+//!
+//! (Over 450 lines with its unit tests; the formats themselves are under 390.)
 
 use std::fmt;
 use std::sync::OnceLock;

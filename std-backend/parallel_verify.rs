@@ -13,6 +13,8 @@
 //! the reading thread from the back (a compare-and-swap per record), so
 //! neither waits for the other while both have work. Memory: [`BATCHES`] batches of [`BATCH`]
 //! bytes beside the verifier's own record buffer.
+//!
+//! (Over 450 lines with its differential unit tests; the reading thread and the matching are under 390.)
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};

@@ -42,6 +42,8 @@
 //! and the tree is then unknown ([`TreeUnknown`]), never wrong:
 //! `immutable-log checkpoint` (the `<log>.tree` side file) rebuilds from
 //! the log.
+//!
+//! (Long for one job, the writer's tree: the edge file's two slots, restoring and catching up at open, and the tree's thread; split apart each would need the others' invariants.)
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
