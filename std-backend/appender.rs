@@ -152,6 +152,11 @@ impl Appender {
         }
     }
 
+    /// Whether the writer keeps the tree (`keep_tree`, and it is known).
+    pub(crate) fn keeps_tree(&self) -> bool {
+        self.tree.is_ok()
+    }
+
     /// Writes the tree's edge file as it stands and stops its thread (at
     /// close).
     pub(crate) fn persist_tree(&mut self) {
@@ -408,6 +413,17 @@ impl Appender {
         bytes.truncate(mark.bytes);
         self.staged_unlogged = mark.unlogged;
         self.staged_waiters = mark.waiters;
+        if mark.bytes == 0 {
+            // Nothing was staged at the mark: the chain stood there before
+            // the oldest staged record too (a record handed over since, as
+            // a rotation's first, is taken back with the rest).
+            self.base = Mark {
+                unlogged: 0,
+                waiters: 0,
+                leaves: 0,
+                ..mark.clone()
+            };
+        }
         self.writer = Writer::sealed(bytes, mark.head, mark.seal);
         self.leaves.truncate(mark.leaves);
         if self.leaves.is_empty() {
@@ -521,5 +537,29 @@ mod tests {
              is seq 4); nothing of it was written"
         );
         assert_eq!(appender.staged_bytes(), 0, "nothing staged");
+    }
+
+    /// A record handed over and then taken back with an unstage (a rotation
+    /// that fails after its first record): a later failed batch must take
+    /// the chain back to before it, not to it.
+    #[test]
+    fn an_unstage_to_empty_staging_moves_the_base_back_too() {
+        let file = tempfile::tempfile().unwrap();
+        let fs = super::super::recovery_fs::RealFs;
+        let mut appender = Appender::new(None, 0, None);
+        let mut draft = Draft::new(Level::Info, format_args!("kept"));
+        let kept = appender.stage(&mut draft, Timestamp::new(1, 0), 0).unwrap();
+        appender.hand_over(&fs, &file).unwrap();
+        let mark = appender.mark();
+        let mut draft = Draft::new(Level::Info, format_args!("taken back"));
+        appender.stage(&mut draft, Timestamp::new(2, 0), 0).unwrap();
+        appender.hand_over(&fs, &file).unwrap();
+        appender.unstage(mark);
+        assert_eq!(appender.head(), Some(kept));
+        let mut draft = Draft::new(Level::Info, format_args!("in a failed batch"));
+        appender.stage(&mut draft, Timestamp::new(3, 0), 0).unwrap();
+        let batch = appender.take_batch(&std::sync::Arc::new(file)).unwrap();
+        let _ = appender.batch_failed(batch);
+        assert_eq!(appender.head(), Some(kept));
     }
 }

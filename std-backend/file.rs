@@ -115,6 +115,9 @@ impl LogFile {
     /// with [`OpenOptions::keep_tree`](super::OpenOptions::keep_tree); the
     /// error says why there is no tree.
     pub fn tree_head(&self) -> Result<Option<crate::TreeHead>, super::TreeUnknown> {
+        // The pen first: a group write in flight holds records whose leaves
+        // are neither staged nor with the tree's thread until it is done.
+        let _pen = self.shared.pen();
         self.shared.lock().appender.tree_head()
     }
 

@@ -33,9 +33,12 @@
 //! them (they are chained to them): their tickets are noted as lost, with the
 //! error, and each of their appenders hears it once.
 //!
-//! The pen is held by whatever writes: a group write, a flush, a rotation
-//! (these two under the chain's lock). Lock order: the pen, then the chain's
-//! lock.
+//! The pen is held by whatever writes when group writes are in use (`Flush`
+//! and `Sync`): a group write, a flush, a rotation (these two under the
+//! chain's lock), and by a tree head, which must not see a group write half
+//! done. `Buffered` appenders never make group writes, and write their
+//! batches under the chain's lock alone. Lock order: the pen, then the
+//! chain's lock.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -65,6 +65,7 @@ pub(crate) fn rotate(shared: &Shared, state: &mut State, now: SystemTime) -> Res
     let first = state.rotor.as_ref().and_then(|r| r.first_seq());
     let old_len = state.appender.len();
     let mark = state.appender.mark();
+    let kept_tree = state.appender.keeps_tree();
     let next = next_path(log);
     let written = begin_next(
         fs,
@@ -86,6 +87,11 @@ pub(crate) fn rotate(shared: &Shared, state: &mut State, now: SystemTime) -> Res
         Err(e) => {
             state.appender.unstage(mark);
             state.appender.set_len(old_len);
+            if kept_tree {
+                // The file did not change: its tree comes back from the edge
+                // written when the rotation began.
+                state.appender.keep_tree(log);
+            }
             if log_missing(log) && fs.rename(&numbered(log, 1, false), log).is_err() {
                 state.appender.set_broken(Step::Rotate);
             }

@@ -337,3 +337,31 @@ fn the_writer_s_tree_follows_group_writes_and_a_failed_one() {
     assert_eq!((head.root.as_bytes().to_vec(), head.size), (root, size));
     log.close().unwrap();
 }
+
+#[test]
+fn a_tree_head_asked_during_a_group_write_counts_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tree-in-flight.log");
+    let (fs, told, go) = GateFs::new();
+    let log = open_keeping_tree(&path, &fs, None, true);
+    log.append(Level::Info, format_args!("before")).unwrap();
+    fs.arm(&[Plan::Hold]);
+    let head = thread::scope(|s| {
+        let first = s.spawn(|| log.append(Level::Info, format_args!("first")));
+        // The batch holding "first" is out of staging, its write held.
+        told.recv().unwrap();
+        let head = s.spawn(|| log.tree_head());
+        // Give the asker every chance to answer while the write is held
+        // (it must wait for it instead); no timing is asserted.
+        for _ in 0..1000 {
+            thread::yield_now();
+        }
+        go.send(()).unwrap();
+        first.join().unwrap().unwrap();
+        head.join().unwrap().unwrap().unwrap()
+    });
+    let (root, size) = their_tree(&path);
+    assert_eq!(size, 2);
+    assert_eq!((head.root.as_bytes().to_vec(), head.size), (root, size));
+    log.close().unwrap();
+}

@@ -354,3 +354,37 @@ fn a_crash_at_any_step_of_a_rotation_loses_nothing_and_the_set_verifies_after_re
         assert_eq!(messages.last().map(String::as_str), Some("after the crash"));
     }
 }
+
+#[test]
+fn a_failed_rotation_keeps_the_writer_s_tree() {
+    use immutable_log::std_backend::recovery_fs::Op;
+    // Three records: the third finds the file over 900 bytes and rotates
+    // first, once.
+    let run = |fs_: Arc<FaultyFs>, path: &Path| -> LogFile {
+        let mut options = options(Rotation::new().max_size(900));
+        options.keep_tree(true).recovery_fs(fs_);
+        let log = options.open(path).unwrap();
+        for i in 0..3 {
+            let text = format!("record {i} {}", "y".repeat(150));
+            log.append(Level::Info, format_args!("{text}")).unwrap();
+        }
+        log
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let counting = Arc::new(FaultyFs::counting());
+    run(Arc::clone(&counting), &dir.path().join("counting.log"))
+        .close()
+        .unwrap();
+    let shift = counting.index_of(Op::Rename).expect("the rotation renames");
+    let path = dir.path().join("t.log");
+    let failing = Arc::new(FaultyFs::fail_at(shift, std::io::ErrorKind::StorageFull));
+    let log = run(Arc::clone(&failing), &path);
+    assert!(failing.hit());
+    assert!(log.rotation_error().is_some(), "the rotation failed");
+    // The file did not change: its tree is still known, and right.
+    let head = log.tree_head().unwrap().unwrap();
+    log.flush().unwrap();
+    let records = immutable_log::records(&fs::read(&path).unwrap()).count() as u64;
+    assert_eq!((head.size, records), (3, 3));
+    log.close().unwrap();
+}
