@@ -22,22 +22,9 @@ mkdir -p "$OUT"
 
 die() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
 
-SIZE=
-if rustup component add llvm-tools >/dev/null 2>&1; then
-  SIZE=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-size
-fi
-[ -n "$SIZE" ] && [ -x "$SIZE" ] || SIZE=$(command -v llvm-size || true)
-[ -n "$SIZE" ] || die "no llvm-size (rustup component add llvm-tools)"
-
-# flash = .vector_table/.init/.trap + .text + .rodata + .data; RAM = .data + .bss (as numbers.sh)
-sizes() {
-  "$SIZE" -A "$1" | awk '
-    $1 == ".vector_table" || $1 == ".text" || $1 == ".init" || $1 == ".trap" { text += $2 }
-    $1 == ".rodata" || $1 == ".srodata" { rodata += $2 }
-    $1 == ".data" || $1 == ".sdata" { data += $2 }
-    $1 == ".bss" || $1 == ".sbss" || $1 == ".uninit" { bss += $2 }
-    END { printf "%d %d\n", text + rodata + data, data + bss }'
-}
+# llvm-size and `sizes ELF` (flash and RAM of an image).
+# shellcheck source=sizes.sh
+. "$FW/sizes.sh"
 
 (cd "$FW" && cargo build --release --quiet --features "$BOARD,nolog" --target "$TARGET") >&2
 cp "$FW/target/$TARGET/release/immutable-log-firmware" "$OUT/nolog.elf"
