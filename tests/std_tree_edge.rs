@@ -49,6 +49,13 @@ fn assert_tree(log: &LogFile) {
     assert_eq!(head.origin, TreeOrigin::of(&first.unwrap()));
 }
 
+/// Opening the log at `path` finds its edge stale: the tree is unknown.
+fn assert_stale(path: &Path) {
+    let log = options(Durability::Flush).open(path).unwrap();
+    let head = log.tree_head();
+    assert!(matches!(head, Err(TreeUnknown::Stale { .. })), "{head:?}");
+}
+
 fn append(log: &LogFile, from: u32, n: u32) {
     for i in from..from + n {
         log.append(Level::Info, format_args!("record {i}")).unwrap();
@@ -165,13 +172,7 @@ fn a_log_cut_back_or_replaced_leaves_the_tree_unknown_not_wrong() {
         .map(<[u8]>::len)
         .sum();
     fs::write(&path, &bytes[..cut]).unwrap();
-    let log = options(Durability::Flush).open(&path).unwrap();
-    assert!(
-        matches!(log.tree_head(), Err(TreeUnknown::Stale { .. })),
-        "{:?}",
-        log.tree_head()
-    );
-    drop(log);
+    assert_stale(&path);
 
     // Replaced by another log, longer, with the old edge beside it.
     fs::remove_file(&path).unwrap();
@@ -179,13 +180,7 @@ fn a_log_cut_back_or_replaced_leaves_the_tree_unknown_not_wrong() {
     append(&other, 100, 30);
     other.close().unwrap();
     fs::write(edge_of(&path), &edge).unwrap();
-    let log = options(Durability::Flush).open(&path).unwrap();
-    assert!(
-        matches!(log.tree_head(), Err(TreeUnknown::Stale { .. })),
-        "{:?}",
-        log.tree_head()
-    );
-    drop(log);
+    assert_stale(&path);
 
     // The same length as the edge states, other records.
     fs::remove_file(&path).unwrap();
@@ -210,12 +205,7 @@ fn a_log_cut_back_or_replaced_leaves_the_tree_unknown_not_wrong() {
         u64::from_be_bytes(edge[slot + 16..slot + 24].try_into().unwrap())
     };
     assert_eq!(fs::metadata(&path).unwrap().len(), newest_log_end(&edge12));
-    let log = options(Durability::Flush).open(&path).unwrap();
-    assert!(
-        matches!(log.tree_head(), Err(TreeUnknown::Stale { .. })),
-        "{:?}",
-        log.tree_head()
-    );
+    assert_stale(&path);
 }
 
 #[test]
