@@ -12,15 +12,8 @@
 #   the torn record boot 2's power cut left, kept in a recovery record.
 set -euo pipefail
 shopt -s inherit_errexit
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-FW=$ROOT/examples/firmware
-OUT=$ROOT/target/firmware-qemu
-CLI=$ROOT/target/release/immutable-log
-mkdir -p "$OUT"
-
-say() { printf '\n--- %s\n' "$*"; }
-die() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 [ -x "$CLI" ] || die "no $CLI: build it first (cargo build --release --features cli)"
 
 # run_fw DIR FEATURES TARGET QEMU...: builds the example, runs it in QEMU in

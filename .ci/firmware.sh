@@ -16,15 +16,8 @@
 # rustup targets and llvm-tools (for llvm-size).
 set -euo pipefail
 shopt -s inherit_errexit # also inside $(...)
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-FW=$ROOT/examples/firmware
-OUT=$ROOT/target/firmware-qemu
-CLI=$ROOT/target/release/immutable-log
-mkdir -p "$OUT"
-
-say() { printf '\n--- %s\n' "$*"; }
-die() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # Root needs no sudo; anyone else needs it for apt.
 SUDO=()

@@ -10,12 +10,8 @@
 # qemu-system-riscv32 and the three rustup targets).
 set -euo pipefail
 shopt -s inherit_errexit
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-FW=$ROOT/examples/firmware
-CLI=$ROOT/target/release/immutable-log
-
-die() { printf 'FAILED: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 [ -x "$CLI" ] || cargo build --release --features cli --bin immutable-log
 
