@@ -21,6 +21,16 @@ pub enum Level {
 }
 
 impl Level {
+    /// Every level, from the finest to the most severe.
+    pub const ALL: [Level; 6] = [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warning,
+        Level::Error,
+        Level::Critical,
+    ];
+
     /// Python's `levelno` for this level.
     pub const fn levelno(self) -> u8 {
         match self {
@@ -87,15 +97,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn all_holds_every_level_once_from_finest_to_most_severe() {
+        let from_numbers: Vec<Level> = (0..=255u64).filter_map(Level::from_levelno).collect();
+        assert_eq!(from_numbers, Level::ALL);
+    }
+
+    #[test]
     fn levelno_round_trips() {
-        for level in [
-            Level::Trace,
-            Level::Debug,
-            Level::Info,
-            Level::Warning,
-            Level::Error,
-            Level::Critical,
-        ] {
+        for level in Level::ALL {
             assert_eq!(Level::from_levelno(level.levelno().into()), Some(level));
             assert_eq!(Level::from_name(level.name()), Some(level));
         }
