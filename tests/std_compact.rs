@@ -430,3 +430,37 @@ fn the_cli_verifies_a_host_compact_log() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("intact (compact): 50 records"), "{stdout}");
 }
+
+#[test]
+fn the_verifier_gives_one_verdict_whatever_the_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.bin");
+    let log = CompactLog::open(&path).unwrap();
+    append(&log, 0, 40);
+    log.close().unwrap();
+    let clean = fs::read(&path).unwrap();
+    // Damaged: a byte changed, a frame's bytes cut out, an overlong frame, a torn end.
+    let mut changed = clean.clone();
+    changed[200] ^= 0x40;
+    let mut cut = clean.clone();
+    cut.drain(300..340);
+    let mut overlong = clean.clone();
+    overlong.splice(500..500, std::iter::repeat_n(7u8, 5000));
+    let torn = clean[..clean.len() - 3].to_vec();
+    for bytes in [clean, changed, cut, overlong, torn] {
+        let verdict = |chunk: usize| {
+            let mut buf = vec![0u8; 4096];
+            let mut v = immutable_log::CompactVerifier::new(&mut buf, false);
+            for piece in bytes.chunks(chunk) {
+                if v.feed(piece).is_err() {
+                    break;
+                }
+            }
+            v.finish()
+        };
+        let whole = verdict(bytes.len());
+        for chunk in [1, 2, 7, 64, 1000] {
+            assert_eq!(verdict(chunk), whole, "chunks of {chunk}");
+        }
+    }
+}

@@ -105,16 +105,14 @@ pub(crate) fn decode_in_place(frame: &mut [u8]) -> Result<usize, Malformed> {
         if code == 0 || read + code > frame.len() {
             return Err(Malformed);
         }
-        read += 1;
-        for _ in 1..code {
-            let b = *frame.get(read).ok_or(Malformed)?;
-            if b == 0 {
-                return Err(Malformed);
-            }
-            *frame.get_mut(write).ok_or(Malformed)? = b;
-            read += 1;
-            write += 1;
+        // The block's bytes move down whole (`write` never passes `read`).
+        let block = read + 1..read + code;
+        if frame.get(block.clone()).ok_or(Malformed)?.contains(&0) {
+            return Err(Malformed);
         }
+        frame.copy_within(block, write);
+        read += code;
+        write += code - 1;
         if code < 0xff && read < frame.len() {
             *frame.get_mut(write).ok_or(Malformed)? = 0;
             write += 1;
