@@ -25,7 +25,7 @@ use super::recovery_fs::{sync_dir_of, RecoveryFs};
 use super::{Durability, Error, Step};
 use crate::compact::cobs::encode_into;
 use crate::compact::state::{advance, message_digest};
-use crate::compact::wire::{leb128, level_code, KIND_SYNC, TRUNCATED, UNLOGGED};
+use crate::compact::wire::{leb128, level_code, KIND_SYNC, TRUNCATED};
 use crate::compact::{CompactHead, DEFAULT_SYNC_EVERY, MAX_COMPACT_MESSAGE, PLAIN_TAG};
 use crate::{Hash, Level};
 
@@ -117,8 +117,15 @@ pub struct CompactRecovered {
 /// the sync are done under the log's lock (no group commit).
 ///
 /// Messages are cut at [`MAX_COMPACT_MESSAGE`] bytes (a character boundary)
-/// and marked truncated. Records a failed write lost are counted in the
-/// next record's `unlogged`.
+/// and marked truncated. A write that fails is cut back off the file: the
+/// record whose append fails is taken back (its `seq` goes to the next
+/// record), records buffered before it stay buffered for the next write. If
+/// the cut fails too, or an `fdatasync` fails, the log refuses further
+/// records ([`Error::Broken`]) until reopened.
+///
+/// Not supported (refused at open, [`Error::CompactUnsupported`]): keyed
+/// chains, rotation, `keep_tree`, a message [`Format`](super::Format). The
+/// `log` and `tracing` front ends write a [`LogFile`](super::LogFile).
 pub struct CompactLog {
     shared: Arc<Shared>,
     flusher: Option<Flusher>,
@@ -142,6 +149,13 @@ struct Link {
     since_sync: u32,
 }
 
+/// Where the staging stood before a record: a record whose write fails is
+/// taken back to here.
+struct Mark {
+    staged: usize,
+    link: Link,
+}
+
 /// The chain under the lock: staged frames, and where the file ends.
 struct Writer {
     file: File,
@@ -155,8 +169,6 @@ struct Writer {
     staged: Vec<u8>,
     /// Records in `staged`.
     staged_records: u64,
-    /// Records lost, to be stated by the next record.
-    unlogged: u64,
     /// A failure that could not be undone.
     broken: Option<Step>,
 }
@@ -210,8 +222,8 @@ impl Message {
     }
 }
 
-/// The longest record payload: head, three LEB128 numbers, message, tag.
-const MAX_PAYLOAD: usize = 1 + 3 * 10 + MAX_COMPACT_MESSAGE + PLAIN_TAG;
+/// The longest record payload: head, two LEB128 numbers, message, tag.
+const MAX_PAYLOAD: usize = 1 + 2 * 10 + MAX_COMPACT_MESSAGE + PLAIN_TAG;
 
 /// A payload built in place.
 struct Payload {
@@ -297,7 +309,6 @@ pub(crate) fn open(
             len: written_len,
             staged: Vec::with_capacity(settings.buffer_size.min(1 << 20) + 512),
             staged_records: 0,
-            unlogged: 0,
             broken: None,
         }),
     });
@@ -388,8 +399,8 @@ impl Shared {
     }
 
     /// Hands the staged frames to the OS. A failed write is cut back off the
-    /// file and its records taken back (counted as lost in the next record);
-    /// if the cut fails too, the log is broken.
+    /// file and the records stay staged (the caller takes its own back); if
+    /// the cut fails too, the log is broken.
     fn write(&self, w: &mut Writer) -> Result<(), Error> {
         if w.staged.is_empty() {
             return Ok(());
@@ -398,10 +409,6 @@ impl Shared {
             if self.fs.set_len(&w.file, w.len).is_err() {
                 w.broken = Some(Step::Cut);
             }
-            w.link = w.written;
-            w.unlogged = w.unlogged.saturating_add(w.staged_records);
-            w.staged.clear();
-            w.staged_records = 0;
             return Err(Error::io(&self.path, Step::Write, e));
         }
         w.len += w.staged.len() as u64;
@@ -431,17 +438,20 @@ impl Shared {
         if let Some(step) = w.broken {
             return Err(self.broken(step));
         }
+        // Where to go back to if this record's write fails.
+        let mark = Mark {
+            staged: w.staged.len(),
+            link: w.link,
+        };
         let time_us = now_us();
         let seq = w.link.next;
-        let unlogged = w.unlogged;
-        let state = advance(&w.link.state, &digest, seq, time_us, unlogged);
+        // No record is ever lost unreported (a failed append's caller is
+        // told): `unlogged` is always 0, and the field absent.
+        let state = advance(&w.link.state, &digest, seq, time_us, 0);
         let mut p = Payload::new();
-        p.put(&[if unlogged > 0 { head | UNLOGGED } else { head }]);
+        p.put(&[head]);
         p.number(seq);
         p.number(time_us);
-        if unlogged > 0 {
-            p.number(unlogged);
-        }
         p.put(message.as_bytes());
         p.put(state.get(..PLAIN_TAG).unwrap_or_default());
         encode_into(p.as_bytes(), &mut w.staged);
@@ -456,21 +466,22 @@ impl Shared {
             next,
             since_sync: if sync_due { 0 } else { since_sync },
         };
-        w.unlogged = 0;
         w.staged_records += 1;
         let appended = CompactHead {
             seq,
             state: Hash::from_bytes(state),
         };
-        match self.durability {
-            Durability::Buffered => {
-                if w.staged.len() >= self.buffer_size {
-                    self.write(&mut w)?;
-                }
+        let due = self.durability != Durability::Buffered || w.staged.len() >= self.buffer_size;
+        if due {
+            if let Err(e) = self.write(&mut w) {
+                // Nothing of this record stays: not in the file, not staged.
+                // Records staged before it stay, for the next write.
+                w.staged.truncate(mark.staged);
+                w.staged_records -= 1;
+                w.link = mark.link;
+                return Err(e);
             }
-            Durability::Flush => self.write(&mut w)?,
-            Durability::Sync => {
-                self.write(&mut w)?;
+            if self.durability == Durability::Sync {
                 if let Err(e) = self.fs.sync_data(&w.file) {
                     // Whether the records reached the disk is unknown.
                     w.broken = Some(Step::Sync);

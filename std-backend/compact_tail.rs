@@ -164,6 +164,14 @@ pub(crate) fn read_tail(file: &File, path: &Path, len: u64) -> Result<Tail, Erro
         }
         frames.push(decoded(piece, offset));
     }
+    let readable = |f: &Frame| f.payload.as_deref().is_some_and(|p| parse(p).is_ok());
+    if frames.len() > 1 && !frames.iter().any(readable) {
+        // Frames, none of them a record or a sync: not a compact log (a
+        // crash in a log's first write leaves one such frame at most).
+        return Err(Error::NotCompact {
+            path: path.to_path_buf(),
+        });
+    }
     if let Some((offset, torn_bytes)) = &torn {
         frames.push(decoded(torn_bytes, *offset));
     }

@@ -258,7 +258,8 @@ pub enum Error {
         /// The option.
         option: CompactOption,
     },
-    /// A compact log was to be opened where a text log is.
+    /// A compact log was to be opened where a text log is, or a file whose
+    /// frames are none of them compact records.
     NotCompact {
         /// The log file.
         path: PathBuf,
@@ -519,7 +520,8 @@ impl fmt::Display for Error {
             ),
             Error::NotCompact { path } => write!(
                 f,
-                "{}: a text log: it is continued in its own encoding, not as a compact log",
+                "{}: not a compact log (a text log, or frames that are not compact records); \
+                 it is not extended",
                 path.display()
             ),
             Error::CompactTail {

@@ -238,7 +238,7 @@ fn a_torn_tail_that_lacks_only_its_zero_is_completed() {
 }
 
 #[test]
-fn a_failed_write_is_cut_back_and_counted_in_the_next_record() {
+fn a_failed_write_is_cut_back_and_its_record_taken_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.bin");
     // Operations: 0, 1 the writes of records 0 and 1; 2 fails (half kept).
@@ -259,7 +259,38 @@ fn a_failed_write_is_cut_back_and_counted_in_the_next_record() {
     );
     log.close().unwrap();
     let report = intact(&path);
-    assert_eq!((report.records, report.unlogged), (3, 1));
+    assert_eq!((report.records, report.unlogged), (3, 0));
+}
+
+#[test]
+fn a_failed_buffered_write_keeps_the_records_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.bin");
+    // The first write (once 100 bytes are buffered) fails, half kept.
+    let fs = Arc::new(FaultyFs::fail_at(0, ErrorKind::StorageFull));
+    let log = OpenOptions::new()
+        .durability(Durability::Buffered)
+        .buffer(100, Duration::from_secs(3600))
+        .recovery_fs(fs.clone())
+        .open_compact(&path)
+        .unwrap();
+    let mut failed = None;
+    for i in 0..10 {
+        if log
+            .append(Level::Info, format_args!("record {i}: 20 bytes"))
+            .is_err()
+        {
+            failed = Some(i);
+            break;
+        }
+    }
+    let failed = failed.expect("a write was due");
+    assert!(failed > 0);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "cut back");
+    assert_eq!(log.head().map(|h| h.seq), Some(failed - 1));
+    log.close().unwrap();
+    // Every record buffered before the failed one, none lost.
+    assert_eq!(intact(&path).records, failed);
 }
 
 #[test]
@@ -398,6 +429,20 @@ fn a_text_log_is_not_opened_as_compact() {
     let err = CompactLog::open(&path).unwrap_err();
     assert!(matches!(err, Error::NotCompact { .. }), "{err}");
     assert_eq!(fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_file_of_other_frames_is_not_opened_as_compact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.gz");
+    // Zeros among other bytes, as in a gzip file: frames, none a record.
+    let bytes: Vec<u8> = (0..2000u32)
+        .map(|i| if i % 37 == 0 { 0 } else { (i * 7) as u8 | 0x80 })
+        .collect();
+    fs::write(&path, &bytes).unwrap();
+    let err = CompactLog::open(&path).unwrap_err();
+    assert!(matches!(err, Error::NotCompact { .. }), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), bytes);
 }
 
 #[test]
