@@ -6,28 +6,27 @@
 //! recovery are all built on text records, and none of them has a compact
 //! form yet; a separate type refuses them at open in one place.
 //!
-//! Each record is one COBS frame of ~30–60 bytes beyond its message (the
+//! Each record is one COBS frame, about 13–22 bytes beyond its message (the
 //! head byte, `seq`, time in µs, the message, an 8-byte tag cut from the
 //! chain state), the chain state advanced by one SHA-256 compression; a sync
-//! record every [`DEFAULT_SYNC_EVERY`] records carries the whole state.
+//! record every [`DEFAULT_SYNC_EVERY`](crate::compact::DEFAULT_SYNC_EVERY)
+//! records carries the whole state.
 //! `immutable-log verify FILE` and [`verify_compact_path`](super::verify_compact_path)
 //! read it.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::compact_tail::{read_tail, Tail};
+use super::compact_writer::{put_sync, Link, Shared};
 use super::flusher::Flusher;
 use super::recovery_fs::{sync_dir_of, RecoveryFs};
 use super::{Durability, Error, Step};
-use crate::compact::cobs::encode_into;
-use crate::compact::state::{advance, message_digest};
-use crate::compact::wire::{leb128, level_code, KIND_SYNC, TRUNCATED};
-use crate::compact::{CompactHead, DEFAULT_SYNC_EVERY, MAX_COMPACT_MESSAGE, PLAIN_TAG};
-use crate::{Hash, Level};
+use crate::compact::CompactHead;
+use crate::Level;
 
 /// An option of [`OpenOptions`](super::OpenOptions) that a compact log does
 /// not support ([`Error::CompactUnsupported`]).
@@ -116,7 +115,7 @@ pub struct CompactRecovered {
 /// background thread), on [`flush`](Self::flush) and on drop. The write and
 /// the sync are done under the log's lock (no group commit).
 ///
-/// Messages are cut at [`MAX_COMPACT_MESSAGE`] bytes (a character boundary)
+/// Messages are cut at [`MAX_COMPACT_MESSAGE`](crate::compact::MAX_COMPACT_MESSAGE) bytes (a character boundary)
 /// and marked truncated. A write that fails is cut back off the file: the
 /// record whose append fails is taken back (its `seq` goes to the next
 /// record), records buffered before it stay buffered for the next write. If
@@ -130,151 +129,6 @@ pub struct CompactLog {
     shared: Arc<Shared>,
     flusher: Option<Flusher>,
     recovered: Option<CompactRecovered>,
-}
-
-/// What the handle and its flusher share.
-struct Shared {
-    path: PathBuf,
-    durability: Durability,
-    buffer_size: usize,
-    fs: Arc<dyn RecoveryFs>,
-    state: Mutex<Writer>,
-}
-
-/// Where the chain stands.
-#[derive(Clone, Copy, Debug)]
-struct Link {
-    state: [u8; 32],
-    next: u64,
-    since_sync: u32,
-}
-
-/// Where the staging stood before a record: a record whose write fails is
-/// taken back to here.
-struct Mark {
-    staged: usize,
-    link: Link,
-}
-
-/// The chain under the lock: staged frames, and where the file ends.
-struct Writer {
-    file: File,
-    /// The chain after the last staged record.
-    link: Link,
-    /// The chain after the last record in the file (a failed write goes back here).
-    written: Link,
-    /// Length of the file.
-    len: u64,
-    /// Frames not yet handed to the OS.
-    staged: Vec<u8>,
-    /// Records in `staged`.
-    staged_records: u64,
-    /// A failure that could not be undone.
-    broken: Option<Step>,
-}
-
-/// A message formatted into [`MAX_COMPACT_MESSAGE`] bytes, cut at a character boundary.
-struct Message {
-    bytes: [u8; MAX_COMPACT_MESSAGE],
-    len: usize,
-    truncated: bool,
-}
-
-impl fmt::Write for Message {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if self.truncated {
-            return Ok(());
-        }
-        let room = MAX_COMPACT_MESSAGE - self.len;
-        let mut cut = s.len().min(room);
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let src = s.as_bytes().get(..cut).unwrap_or_default();
-        if let Some(dst) = self.bytes.get_mut(self.len..self.len + cut) {
-            dst.copy_from_slice(src);
-            self.len += cut;
-        }
-        self.truncated = cut < s.len();
-        Ok(())
-    }
-}
-
-impl Message {
-    fn format(args: fmt::Arguments<'_>) -> Message {
-        let mut m = Message {
-            bytes: [0; MAX_COMPACT_MESSAGE],
-            len: 0,
-            truncated: false,
-        };
-        let written = match args.as_str() {
-            Some(s) => m.write_str(s),
-            None => m.write_fmt(args),
-        };
-        if written.is_err() {
-            m.truncated = true;
-        }
-        m
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
-    }
-}
-
-/// The longest record payload: head, two LEB128 numbers, message, tag.
-const MAX_PAYLOAD: usize = 1 + 2 * 10 + MAX_COMPACT_MESSAGE + PLAIN_TAG;
-
-/// A payload built in place.
-struct Payload {
-    bytes: [u8; MAX_PAYLOAD],
-    len: usize,
-}
-
-impl Payload {
-    fn new() -> Payload {
-        Payload {
-            bytes: [0; MAX_PAYLOAD],
-            len: 0,
-        }
-    }
-
-    fn put(&mut self, bytes: &[u8]) {
-        if let Some(dst) = self.bytes.get_mut(self.len..self.len + bytes.len()) {
-            dst.copy_from_slice(bytes);
-            self.len += bytes.len();
-        }
-    }
-
-    fn number(&mut self, n: u64) {
-        let mut buf = [0u8; 10];
-        let len = leb128(n, &mut buf);
-        self.put(buf.get(..len).unwrap_or_default());
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
-    }
-}
-
-/// Appends a sync record's frame: the chain state before record `next`.
-fn put_sync(out: &mut Vec<u8>, next: u64, state: &[u8; 32]) {
-    let mut p = Payload::new();
-    p.put(&[KIND_SYNC]);
-    p.number(next);
-    p.put(state);
-    encode_into(p.as_bytes(), out);
-}
-
-/// Microseconds since the Unix epoch (0 before it).
-fn now_us() -> u64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    since
-        .as_secs()
-        .saturating_mul(1_000_000)
-        .saturating_add(u64::from(since.subsec_micros()))
 }
 
 /// Opens the compact log `file` (locked, `len` bytes long): reads its tail,
@@ -297,21 +151,15 @@ pub(crate) fn open(
         // A new file: its directory entry must be durable too.
         sync_dir_of(path).map_err(|e| Error::io(path, Step::Sync, e))?;
     }
-    let shared = Arc::new(Shared {
-        path: path.to_path_buf(),
-        durability: settings.durability,
-        buffer_size: settings.buffer_size,
-        fs: settings.fs,
-        state: Mutex::new(Writer {
-            file,
-            link,
-            written: link,
-            len: written_len,
-            staged: Vec::with_capacity(settings.buffer_size.min(1 << 20) + 512),
-            staged_records: 0,
-            broken: None,
-        }),
-    });
+    let shared = Arc::new(Shared::new(
+        path.to_path_buf(),
+        settings.durability,
+        settings.buffer_size,
+        settings.fs,
+        file,
+        link,
+        written_len,
+    ));
     let flusher = match settings.durability {
         Durability::Buffered => {
             let on_time = Arc::clone(&shared);
@@ -386,113 +234,6 @@ fn continue_after(
     Ok((link, len + bytes.len() as u64, recovered))
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Writer> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn broken(&self, step: Step) -> Error {
-        Error::Broken {
-            path: self.path.clone(),
-            step,
-        }
-    }
-
-    /// Hands the staged frames to the OS. A failed write is cut back off the
-    /// file and the records stay staged (the caller takes its own back); if
-    /// the cut fails too, the log is broken.
-    fn write(&self, w: &mut Writer) -> Result<(), Error> {
-        if w.staged.is_empty() {
-            return Ok(());
-        }
-        if let Err(e) = self.fs.write_all(&w.file, &w.staged) {
-            if self.fs.set_len(&w.file, w.len).is_err() {
-                w.broken = Some(Step::Cut);
-            }
-            return Err(Error::io(&self.path, Step::Write, e));
-        }
-        w.len += w.staged.len() as u64;
-        w.written = w.link;
-        w.staged.clear();
-        w.staged_records = 0;
-        Ok(())
-    }
-
-    fn flush(&self) -> Result<(), Error> {
-        let mut w = self.lock();
-        if let Some(step) = w.broken {
-            return Err(self.broken(step));
-        }
-        self.write(&mut w)
-    }
-
-    fn append(&self, level: Level, args: fmt::Arguments<'_>) -> Result<CompactHead, Error> {
-        // Formatted and hashed before the lock.
-        let message = Message::format(args);
-        let mut head = level_code(level);
-        if message.truncated {
-            head |= TRUNCATED;
-        }
-        let digest = message_digest(head, message.as_bytes());
-        let mut w = self.lock();
-        if let Some(step) = w.broken {
-            return Err(self.broken(step));
-        }
-        // Where to go back to if this record's write fails.
-        let mark = Mark {
-            staged: w.staged.len(),
-            link: w.link,
-        };
-        let time_us = now_us();
-        let seq = w.link.next;
-        // No record is ever lost unreported (a failed append's caller is
-        // told): `unlogged` is always 0, and the field absent.
-        let state = advance(&w.link.state, &digest, seq, time_us, 0);
-        let mut p = Payload::new();
-        p.put(&[head]);
-        p.number(seq);
-        p.number(time_us);
-        p.put(message.as_bytes());
-        p.put(state.get(..PLAIN_TAG).unwrap_or_default());
-        encode_into(p.as_bytes(), &mut w.staged);
-        let next = seq.saturating_add(1);
-        let since_sync = w.link.since_sync.saturating_add(1);
-        let sync_due = since_sync >= DEFAULT_SYNC_EVERY;
-        if sync_due {
-            put_sync(&mut w.staged, next, &state);
-        }
-        w.link = Link {
-            state,
-            next,
-            since_sync: if sync_due { 0 } else { since_sync },
-        };
-        w.staged_records += 1;
-        let appended = CompactHead {
-            seq,
-            state: Hash::from_bytes(state),
-        };
-        let due = self.durability != Durability::Buffered || w.staged.len() >= self.buffer_size;
-        if due {
-            if let Err(e) = self.write(&mut w) {
-                // Nothing of this record stays: not in the file, not staged.
-                // Records staged before it stay, for the next write.
-                w.staged.truncate(mark.staged);
-                w.staged_records -= 1;
-                w.link = mark.link;
-                return Err(e);
-            }
-            if self.durability == Durability::Sync {
-                if let Err(e) = self.fs.sync_data(&w.file) {
-                    // Whether the records reached the disk is unknown.
-                    w.broken = Some(Step::Sync);
-                    return Err(Error::io(&self.path, Step::Sync, e));
-                }
-            }
-        }
-        Ok(appended)
-    }
-}
-
 impl CompactLog {
     /// Opens (or creates) the compact log at `path` with the default options
     /// (see [`OpenOptions::open_compact`](super::OpenOptions::open_compact)).
@@ -501,7 +242,7 @@ impl CompactLog {
     }
 
     /// Appends a record: the level, the time in µs since the epoch, the
-    /// message (cut at [`MAX_COMPACT_MESSAGE`] bytes). Returns its `seq` and
+    /// message (cut at [`MAX_COMPACT_MESSAGE`](crate::compact::MAX_COMPACT_MESSAGE) bytes). Returns its `seq` and
     /// the chain state after it. With `Flush` or `Sync`, the record is in the
     /// OS's hands (on disk, for `Sync`) when this returns.
     pub fn append(&self, level: Level, message: fmt::Arguments<'_>) -> Result<CompactHead, Error> {
@@ -515,11 +256,7 @@ impl CompactLog {
 
     /// The last record appended (`None` while the log is empty).
     pub fn head(&self) -> Option<CompactHead> {
-        let w = self.shared.lock();
-        w.link.next.checked_sub(1).map(|seq| CompactHead {
-            seq,
-            state: Hash::from_bytes(w.link.state),
-        })
+        self.shared.head()
     }
 
     /// The torn tail this open found and kept, if any.
@@ -538,18 +275,7 @@ impl CompactLog {
         if let Some(mut flusher) = self.flusher.take() {
             flusher.stop();
         }
-        let mut w = self.shared.lock();
-        if let Some(step) = w.broken {
-            return Err(self.shared.broken(step));
-        }
-        self.shared.write(&mut w)?;
-        if self.shared.durability == Durability::Sync {
-            self.shared
-                .fs
-                .sync_data(&w.file)
-                .map_err(|e| Error::io(&self.shared.path, Step::Sync, e))?;
-        }
-        Ok(())
+        self.shared.flush()
     }
 }
 
@@ -560,11 +286,10 @@ impl Drop for CompactLog {
         if let Some(mut flusher) = self.flusher.take() {
             flusher.stop();
         }
-        let mut w = self.shared.lock();
-        if w.broken.is_none() {
-            let _ = self.shared.write(&mut w);
-        }
-        let _ = w.file.unlock();
+        // An error here was met by an append, or is met by nobody: the
+        // records stay where they are (in the file, or lost with the process).
+        let _ = self.shared.write(self.shared.lock());
+        let _ = self.shared.file.unlock();
     }
 }
 

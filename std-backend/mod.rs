@@ -52,6 +52,7 @@
 //! | `compact_file` | a log in the compact encoding: [`CompactLog`] |
 //! | `compact_tail` | where a compact log continues: its end read back from a sync record |
 //! | `compact_verify` | [`verify_compact_path`] |
+//! | `compact_writer` | a compact log's chain under its lock: records staged, handed over by a group write |
 //! | `durability` | [`Durability`] |
 //! | `verify` | [`verify_reader`], [`verify_path`] |
 //! | `parallel_verify` | the same verifier on two threads: SHA-256 computed ahead by a second one |
@@ -74,6 +75,7 @@ mod clock;
 mod compact_file;
 mod compact_tail;
 mod compact_verify;
+mod compact_writer;
 mod durability;
 mod error;
 mod file;
