@@ -1,5 +1,5 @@
-//! The compact log's group write: appenders that stage while a write is in
-//! flight are handed over together by one write, and if that write fails,
+//! The compact log's group write (`Sync`): appenders that stage while a
+//! write is in flight are handed over together by one write and one sync, and if that write fails,
 //! every one of them hears it and the chain goes on from the file. The
 //! first write is held at a gate (no sleeps) while the others stage.
 #![cfg(feature = "std")]
@@ -110,26 +110,24 @@ fn held_write(
 
 #[test]
 fn records_staged_during_a_write_share_the_next_one() {
-    for durability in [Durability::Flush, Durability::Sync] {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.bin");
-        let (fs, told, go) = GateFs::new();
-        let log = OpenOptions::new()
-            .durability(durability)
-            .recovery_fs(fs.clone())
-            .open_compact(&path)
-            .unwrap();
-        let seqs = held_write(&log, &told, &go, 5, None);
-        assert!(seqs.iter().all(Option::is_some), "{seqs:?}");
-        // The leader's record alone, then the five others in one write.
-        assert_eq!(fs.sizes.lock().unwrap().len(), 2, "{durability}");
-        let syncs = *fs.syncs.lock().unwrap();
-        assert_eq!(syncs, if durability == Durability::Sync { 2 } else { 0 });
-        drop(log);
-        match verify_compact_path(&path, false).unwrap() {
-            CompactVerdict::Intact(report) => assert_eq!(report.records, 6),
-            other => panic!("{other:?}"),
-        }
+    let durability = Durability::Sync;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.bin");
+    let (fs, told, go) = GateFs::new();
+    let log = OpenOptions::new()
+        .durability(durability)
+        .recovery_fs(fs.clone())
+        .open_compact(&path)
+        .unwrap();
+    let seqs = held_write(&log, &told, &go, 5, None);
+    assert!(seqs.iter().all(Option::is_some), "{seqs:?}");
+    // The leader's record alone, then the five others in one write.
+    assert_eq!(fs.sizes.lock().unwrap().len(), 2, "{durability}");
+    assert_eq!(*fs.syncs.lock().unwrap(), 2);
+    drop(log);
+    match verify_compact_path(&path, false).unwrap() {
+        CompactVerdict::Intact(report) => assert_eq!(report.records, 6),
+        other => panic!("{other:?}"),
     }
 }
 
@@ -139,7 +137,7 @@ fn a_failed_group_write_is_heard_by_every_appender_it_took_back() {
     let path = dir.path().join("c.bin");
     let (fs, told, go) = GateFs::new();
     let log = OpenOptions::new()
-        .durability(Durability::Flush)
+        .durability(Durability::Sync)
         .recovery_fs(fs.clone())
         .open_compact(&path)
         .unwrap();
