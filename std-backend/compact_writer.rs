@@ -317,8 +317,11 @@ impl Shared {
         w.written = w.link;
         w.written_total = w.staged_total;
         w.staged.clear();
-        // Appenders of the next batch whose records this wrote.
-        self.wake_all();
+        if self.durability == Durability::Sync {
+            // Appenders of the next batch whose records this wrote (only
+            // `Sync` has any: a wake is a system call).
+            self.wake_all();
+        }
         (w, Ok(()))
     }
 
