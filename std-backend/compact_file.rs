@@ -112,11 +112,17 @@ pub struct CompactRecovered {
 /// Durability is [`Durability`]'s: `Flush` hands each record to the OS
 /// (one `write`) before `append` returns, `Sync` also `fdatasync`s it,
 /// `Buffered` collects records and hands them over by size, by time (a
-/// background thread), on [`flush`](Self::flush) and on drop. The write and
-/// the sync are done under the log's lock (no group commit).
+/// background thread), on [`flush`](Self::flush) and on drop. `Flush`
+/// writes under the log's lock; `Sync` appenders that come while a write is
+/// in flight share the next `write` and `fdatasync` (group commit).
 ///
-/// Messages are cut at [`MAX_COMPACT_MESSAGE`](crate::compact::MAX_COMPACT_MESSAGE) bytes (a character boundary)
-/// and marked truncated. A write that fails is cut back off the file: the
+/// A reopened log continues from its end: read back to a sync record (at
+/// most [`COMPACT_TAIL_LIMIT`](super::COMPACT_TAIL_LIMIT) bytes), each record's
+/// tag checked from it ([`Error::CompactTail`] if one fails). A torn tail
+/// is kept ([`recovered`](Self::recovered)).
+///
+/// Messages are cut at [`MAX_COMPACT_MESSAGE`](crate::compact::MAX_COMPACT_MESSAGE)
+/// bytes (a character boundary) and marked truncated. A write that fails is cut back off the file: the
 /// record whose append fails is taken back (its `seq` goes to the next
 /// record), records buffered before it stay buffered for the next write. If
 /// the cut fails too, or an `fdatasync` fails, the log refuses further
