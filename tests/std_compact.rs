@@ -509,3 +509,47 @@ fn the_verifier_gives_one_verdict_whatever_the_chunks() {
         }
     }
 }
+
+#[test]
+fn any_changed_or_cut_log_opens_or_is_refused_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.bin");
+    let log = CompactLog::open(&path).unwrap();
+    append(&log, 0, 40);
+    log.close().unwrap();
+    let clean = fs::read(&path).unwrap();
+    let mut seed = 0x2545_f491_u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed as usize
+    };
+    for case in 0..300 {
+        let mut bytes = clean.clone();
+        match case % 3 {
+            0 => {
+                let at = next() % bytes.len();
+                bytes[at] = next() as u8;
+            }
+            1 => bytes.truncate(next() % bytes.len()),
+            _ => {
+                let at = next() % bytes.len();
+                let len = (next() % 64).min(bytes.len() - at);
+                bytes.drain(at..at + len);
+            }
+        }
+        fs::write(&path, &bytes).unwrap();
+        if let Ok(log) = CompactLog::open(&path) {
+            // Whatever it continued from, what it writes verifies from there.
+            let head = log.append(Level::Info, format_args!("after")).unwrap();
+            log.close().unwrap();
+            let after = fs::read(&path).unwrap();
+            assert_eq!(&after[..bytes.len()], &bytes[..], "case {case}: nothing removed");
+            let verdict = verify_compact_path(&path, false).unwrap();
+            if !matches!(verdict, CompactVerdict::Failed(..)) {
+                assert_eq!(verdict.report().head, Some(head), "case {case}");
+            }
+        }
+    }
+}
