@@ -545,7 +545,11 @@ fn any_changed_or_cut_log_opens_or_is_refused_never_panics() {
             let head = log.append(Level::Info, format_args!("after")).unwrap();
             log.close().unwrap();
             let after = fs::read(&path).unwrap();
-            assert_eq!(&after[..bytes.len()], &bytes[..], "case {case}: nothing removed");
+            assert_eq!(
+                &after[..bytes.len()],
+                &bytes[..],
+                "case {case}: nothing removed"
+            );
             let verdict = verify_compact_path(&path, false).unwrap();
             if !matches!(verdict, CompactVerdict::Failed(..)) {
                 assert_eq!(verdict.report().head, Some(head), "case {case}");

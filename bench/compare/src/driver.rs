@@ -39,7 +39,9 @@ impl Workload {
     }
 
     fn is_verify(&self) -> bool {
-        self.rows.iter().any(|(_, c)| matches!(c, Contender::LogVerify(_)))
+        self.rows
+            .iter()
+            .any(|(_, c)| matches!(c, Contender::LogVerify(_)))
     }
 
     /// The row's limit: the text format's (record-sized writes of a text
