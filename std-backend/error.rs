@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{JournalFault, KeyFile, KeyLine};
+use super::{CompactOption, CompactTailFault, JournalFault, KeyFile, KeyLine};
 use crate::{Failure, KeyedFault, RecordFault, SealError};
 
 /// What the handler was doing when an I/O operation failed.
@@ -250,6 +250,30 @@ pub enum Error {
         /// Why it could not be renamed.
         source: io::Error,
     },
+    /// [`OpenOptions::open_compact`](super::OpenOptions::open_compact) was
+    /// given an option a compact log does not support.
+    CompactUnsupported {
+        /// The log file.
+        path: PathBuf,
+        /// The option.
+        option: CompactOption,
+    },
+    /// A compact log was to be opened where a text log is, or a file whose
+    /// frames are none of them compact records.
+    NotCompact {
+        /// The log file.
+        path: PathBuf,
+    },
+    /// A compact log's end cannot be continued (`fault`): the log is not
+    /// extended.
+    CompactTail {
+        /// The log file.
+        path: PathBuf,
+        /// Where the frame at fault starts (or the window read, for `NoSync`).
+        offset: u64,
+        /// What is wrong.
+        fault: CompactTailFault,
+    },
 }
 
 /// Which file an [`Error`] names ([`Error::file`]).
@@ -325,7 +349,10 @@ impl Error {
             | Error::BadJournal { path, .. }
             | Error::Rotated { path, .. }
             | Error::KeyedRotation { path }
-            | Error::NotRegularFile { path } => path,
+            | Error::NotRegularFile { path }
+            | Error::CompactUnsupported { path, .. }
+            | Error::NotCompact { path }
+            | Error::CompactTail { path, .. } => path,
         }
     }
 
@@ -360,6 +387,7 @@ impl Error {
                 | Error::ForeignSealKey { .. }
                 | Error::KeyedRecord { .. }
                 | Error::Rotated { .. }
+                | Error::CompactTail { .. }
         )
     }
 
@@ -482,6 +510,27 @@ impl fmt::Display for Error {
             Error::NotRegularFile { path } => write!(
                 f,
                 "{}: not a regular file: a log must be a regular file, or its records would not be kept",
+                path.display()
+            ),
+            Error::CompactUnsupported { path, option } => write!(
+                f,
+                "{}: {option} is not supported by a compact log: open it without it, or as a \
+                 text log",
+                path.display()
+            ),
+            Error::NotCompact { path } => write!(
+                f,
+                "{}: not a compact log (a text log, or frames that are not compact records); \
+                 it is not extended",
+                path.display()
+            ),
+            Error::CompactTail {
+                path,
+                offset,
+                fault,
+            } => write!(
+                f,
+                "{}: byte {offset}: {fault}; the compact log is not extended",
                 path.display()
             ),
             Error::KeyedRotation { path } => write!(

@@ -49,6 +49,10 @@
 //! | `scratch` | a record buffer per thread, formatted outside the lock |
 //! | `format` | message text: [`Format`], the seed's [`SeedFormat`] |
 //! | `clock` | [`SystemClock`] |
+//! | `compact_file` | a log in the compact encoding: [`CompactLog`] |
+//! | `compact_tail` | where a compact log continues: its end read back from a sync record |
+//! | `compact_verify` | [`verify_compact_path`] |
+//! | `compact_writer` | a compact log's chain under its lock: records staged, handed over by a group write |
 //! | `durability` | [`Durability`] |
 //! | `verify` | [`verify_reader`], [`verify_path`] |
 //! | `parallel_verify` | the same verifier on two threads: SHA-256 computed ahead by a second one |
@@ -68,6 +72,10 @@ mod appender;
 #[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
 pub mod cli;
 mod clock;
+mod compact_file;
+mod compact_tail;
+mod compact_verify;
+mod compact_writer;
 mod durability;
 mod error;
 mod file;
@@ -103,6 +111,11 @@ mod verify;
 mod verify_set;
 
 pub use clock::SystemClock;
+pub use compact_file::{CompactLog, CompactOption, CompactRecovered};
+pub use compact_tail::{CompactTailFault, COMPACT_TAIL_LIMIT};
+pub use compact_verify::{
+    verify_compact_path, verify_compact_path_keyed, verify_compact_reader, MAX_COMPACT_FRAME,
+};
 pub use durability::{Durability, UnknownDurability};
 pub use error::{Error, FileKind, JournalStep, Step};
 pub use file::{LogFile, Recovered};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::compact_file::{CompactLog, CompactOption, CompactSettings};
 use super::flusher::Flusher;
 use super::format::{Format, SeedFormat};
 use super::key_store::{KeyStore, KEYED_BATCH_LIMIT};
@@ -35,6 +36,8 @@ pub struct OpenOptions {
     seal_key: Option<PathBuf>,
     rotation: Option<Rotation>,
     keep_tree: bool,
+    /// A format was set: a compact log refuses it.
+    custom_format: bool,
     /// What torn-tail recovery writes through: the filesystem, or a test's
     /// fault injector.
     fs: Arc<dyn RecoveryFs>,
@@ -52,6 +55,7 @@ impl OpenOptions {
             seal_key: None,
             rotation: None,
             keep_tree: false,
+            custom_format: false,
             fs: Arc::new(RealFs),
         }
     }
@@ -101,6 +105,7 @@ impl OpenOptions {
     /// How a log call becomes a message ([`SeedFormat`] by default).
     pub fn format(&mut self, format: impl Format + 'static) -> &mut Self {
         self.format = Arc::new(format);
+        self.custom_format = true;
         self
     }
 
@@ -197,6 +202,38 @@ impl OpenOptions {
             recovered,
             set_aside: found.set_aside,
         })
+    }
+
+    /// Opens the log at `path` in the compact encoding (a [`CompactLog`]),
+    /// creating it if needed, and continues its chain from its end. The
+    /// durability, buffer and flush interval apply as to a text log. A seal
+    /// key, rotation, `keep_tree` and a message format are refused
+    /// ([`Error::CompactUnsupported`]); a text log is refused
+    /// ([`Error::NotCompact`]). A torn tail is kept in place, ended with a
+    /// zero and followed by a sync record that skips its `seq`
+    /// ([`CompactLog::recovered`]): `verify` then reports that one `seq` as
+    /// a gap (incomplete), never as intact.
+    pub fn open_compact(&self, path: impl AsRef<Path>) -> Result<CompactLog, Error> {
+        let path = path.as_ref();
+        let refused = [
+            (self.seal_key.is_some(), CompactOption::SealKey),
+            (self.rotation.is_some(), CompactOption::Rotation),
+            (self.keep_tree, CompactOption::KeepTree),
+            (self.custom_format, CompactOption::Format),
+        ];
+        if let Some(&(_, option)) = refused.iter().find(|(set, _)| *set) {
+            let path = path.to_path_buf();
+            return Err(Error::CompactUnsupported { path, option });
+        }
+        let (file, metadata) = open_locked(path)?;
+        let settings = CompactSettings {
+            path,
+            durability: self.durability,
+            buffer_size: self.buffer_size,
+            flush_interval: self.flush_interval,
+            fs: Arc::clone(&self.fs),
+        };
+        super::compact_file::open(file, metadata.len(), settings)
     }
 
     /// The seal key state of a keyed log (`None` for a plain one); a keyed

@@ -70,6 +70,26 @@ impl<'o, O: Out> Encoder<'o, O> {
     }
 }
 
+/// Appends the COBS frame of `payload` (at most [`SINGLE_BLOCK`] bytes: no
+/// run between zeros is long enough to need a 0xff block) and its zero to
+/// `out`: the host's form of [`Encoder`], a copy per run of non-zero bytes
+/// rather than a push per byte. Returns `false`, writing nothing, for a
+/// longer payload.
+#[cfg(feature = "std")]
+pub(crate) fn encode_into(payload: &[u8], out: &mut std::vec::Vec<u8>) -> bool {
+    if payload.len() > SINGLE_BLOCK {
+        return false;
+    }
+    out.reserve(payload.len() + 2);
+    for run in payload.split(|&b| b == 0) {
+        // A run is at most 253 bytes: its code byte is at most 254.
+        out.push(run.len() as u8 + 1);
+        out.extend_from_slice(run);
+    }
+    out.push(0);
+    true
+}
+
 /// A COBS frame could not be decoded: a code byte points past the frame's end,
 /// or a zero stands inside it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -85,16 +105,14 @@ pub(crate) fn decode_in_place(frame: &mut [u8]) -> Result<usize, Malformed> {
         if code == 0 || read + code > frame.len() {
             return Err(Malformed);
         }
-        read += 1;
-        for _ in 1..code {
-            let b = *frame.get(read).ok_or(Malformed)?;
-            if b == 0 {
-                return Err(Malformed);
-            }
-            *frame.get_mut(write).ok_or(Malformed)? = b;
-            read += 1;
-            write += 1;
+        // The block's bytes move down whole (`write` never passes `read`).
+        let block = read + 1..read + code;
+        if frame.get(block.clone()).ok_or(Malformed)?.contains(&0) {
+            return Err(Malformed);
         }
+        frame.copy_within(block, write);
+        read += code;
+        write += code - 1;
         if code < 0xff && read < frame.len() {
             *frame.get_mut(write).ok_or(Malformed)? = 0;
             write += 1;
@@ -173,6 +191,33 @@ mod tests {
             }
             let n = decode_in_place(&mut frame).unwrap();
             assert_eq!(&frame[..n], &payload[..], "{len}");
+        }
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn encode_into_writes_what_the_encoder_writes() {
+        let mut seed = 11u32;
+        for len in 0..=SINGLE_BLOCK + 1 {
+            let payload: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    if len % 2 == 0 {
+                        (seed >> 16) as u8 | 1
+                    } else {
+                        (seed >> 24) as u8 % 3
+                    }
+                })
+                .collect();
+            let mut out = vec![7];
+            let written = encode_into(&payload, &mut out);
+            if len > SINGLE_BLOCK {
+                assert!(!written);
+                assert_eq!(out, [7]);
+            } else {
+                assert!(written);
+                assert_eq!(out[1..], encode(&payload)[..], "{len}");
+            }
         }
     }
 

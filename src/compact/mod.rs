@@ -14,9 +14,9 @@
 
 mod chain;
 pub(crate) mod cobs;
-mod state;
+pub(crate) mod state;
 mod verify;
-mod wire;
+pub(crate) mod wire;
 
 pub use chain::{CompactChain, CompactHead, DEFAULT_SYNC_EVERY, MAX_COMPACT_MESSAGE};
 pub use state::GENESIS_STATE;

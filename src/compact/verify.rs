@@ -321,28 +321,31 @@ impl<'b> CompactVerifier<'b> {
     }
 
     /// Feeds more input. Stops at the first failure (returned, and in the verdict).
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), CompactFailure> {
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), CompactFailure> {
         if let Some(f) = self.failure {
             return Err(f);
         }
-        for &b in bytes {
-            if b == 0 {
-                self.end_frame();
-                self.offset += 1;
-                self.frame_start = self.offset;
-                if let Some(f) = self.failure {
-                    return Err(f);
-                }
-                continue;
-            }
-            match self.buf.get_mut(self.len) {
+        // A frame at a time: up to the next zero (memchr), copied whole.
+        while !bytes.is_empty() {
+            let zero = memchr::memchr(0, bytes);
+            let piece = bytes.get(..zero.unwrap_or(bytes.len())).unwrap_or_default();
+            let end = self.len + piece.len();
+            match self.buf.get_mut(self.len..end) {
                 Some(slot) if !self.overlong => {
-                    *slot = b;
-                    self.len += 1;
+                    slot.copy_from_slice(piece);
+                    self.len = end;
                 }
                 _ => self.overlong = true,
             }
+            self.offset += piece.len() as u64;
+            let Some(zero) = zero else { break };
+            self.end_frame();
             self.offset += 1;
+            self.frame_start = self.offset;
+            if let Some(f) = self.failure {
+                return Err(f);
+            }
+            bytes = bytes.get(zero + 1..).unwrap_or_default();
         }
         Ok(())
     }

@@ -14,6 +14,10 @@ use crate::{events, limits, peers, subject};
 pub enum Contender {
     /// immutable-log appending with this durability, keyed or not.
     Log(Durability, bool),
+    /// immutable-log's `CompactLog` (the compact encoding) with this durability.
+    Compact(Durability),
+    /// immutable-log's `verify_compact_path` on a compact log.
+    CompactVerify,
     /// `tracing` through this writer.
     Tracing(TracingWriter),
     /// `fern` to a file.
@@ -37,7 +41,11 @@ pub enum Contender {
 }
 
 /// Every contender with its command-line name.
-const NAMES: [(Contender, &str); 22] = [
+const NAMES: [(Contender, &str); 26] = [
+    (Contender::Compact(Durability::Buffered), "compact-buffered"),
+    (Contender::Compact(Durability::Flush), "compact-flush"),
+    (Contender::Compact(Durability::Sync), "compact-sync"),
+    (Contender::CompactVerify, "compact-verify"),
     (Contender::Log(Durability::Buffered, false), "log-buffered"),
     (Contender::Log(Durability::Flush, false), "log-flush"),
     (Contender::Log(Durability::Sync, false), "log-sync"),
@@ -79,6 +87,8 @@ const NAMES: [(Contender, &str); 22] = [
 
 /// The log file [`Contender::LogVerify`] and [`Contender::LimitVerify`] read.
 pub const VERIFY_LOG: &str = "verify-immutable.log";
+/// The compact log [`Contender::CompactVerify`] reads.
+pub const VERIFY_COMPACT: &str = "verify-immutable-compact.bin";
 /// The file [`Contender::AuditTrailVerify`] reads.
 pub const VERIFY_AUDIT_TRAIL: &str = "verify-audit-trail.log";
 
@@ -103,6 +113,8 @@ impl Contender {
                 let keyed = if keyed { "keyed " } else { "plain " };
                 format!("immutable-log {keyed}`{durability}`")
             }
+            Contender::Compact(durability) => format!("immutable-log compact `{durability}`"),
+            Contender::CompactVerify => "immutable-log `verify_compact_path`".into(),
             Contender::Tracing(TracingWriter::BufWriter) => {
                 "`tracing` fmt → `Mutex<BufWriter>`".into()
             }
@@ -134,6 +146,10 @@ impl Contender {
             Contender::Log(durability, keyed) => {
                 subject::append(dir, threads, per_thread, durability, keyed)
             }
+            Contender::Compact(durability) => {
+                subject::append_compact(dir, threads, per_thread, durability)
+            }
+            Contender::CompactVerify => subject::verify_compact(&dir.join(VERIFY_COMPACT), records),
             Contender::Tracing(writer) => peers::tracing(dir, threads, per_thread, writer),
             Contender::Fern => peers::fern(dir, threads, per_thread),
             Contender::AuditTrail(flush) => peers::audit_trail(dir, threads, per_thread, flush),

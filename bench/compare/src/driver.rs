@@ -10,7 +10,7 @@ use std::process::Command;
 use immutable_log::std_backend::Durability;
 
 use crate::common::{Measured, Res};
-use crate::contender::{Contender, VERIFY_AUDIT_TRAIL, VERIFY_LOG};
+use crate::contender::{Contender, VERIFY_AUDIT_TRAIL, VERIFY_COMPACT, VERIFY_LOG};
 use crate::peers::TracingWriter;
 use crate::{peers, subject};
 
@@ -39,7 +39,18 @@ impl Workload {
     }
 
     fn is_verify(&self) -> bool {
-        self.rows.iter().any(|(_, c)| matches!(c, Contender::LogVerify(_)))
+        self.rows
+            .iter()
+            .any(|(_, c)| matches!(c, Contender::LogVerify(_)))
+    }
+
+    /// The row's limit: the text format's (record-sized writes of a text
+    /// record, SHA-256 over its blocks) means nothing for a compact row.
+    fn limit_of(&self, row: &Contender) -> Option<Contender> {
+        match row {
+            Contender::Compact(_) | Contender::CompactVerify => None,
+            _ => self.limit,
+        }
     }
 }
 
@@ -98,7 +109,10 @@ fn workloads(counts: &Counts) -> Vec<Workload> {
             label: label.clone(),
             threads,
             records,
-            rows: vec![(label, Contender::Log(durability, false))],
+            rows: vec![
+                (label.clone(), Contender::Log(durability, false)),
+                (format!("{label}, compact"), Contender::Compact(durability)),
+            ],
             peers: peers.clone(),
             limit: Some(limit),
         }
@@ -121,6 +135,10 @@ fn workloads(counts: &Counts) -> Vec<Workload> {
                 (
                     format!("{verify_label}, 2 threads"),
                     Contender::LogVerify(2),
+                ),
+                (
+                    format!("{verify_label}, compact, 1 thread"),
+                    Contender::CompactVerify,
                 ),
             ],
             peers: vec![Contender::AuditTrailVerify],
@@ -228,6 +246,7 @@ fn run_all(root: &Path, counts: &Counts, only: Option<&[String]>) -> Res<Results
             eprintln!("{}: writing the files to verify", workload.label);
             fs::create_dir_all(&verify_dir)?;
             subject::prepare_verify(&verify_dir.join(VERIFY_LOG), workload.records)?;
+            subject::prepare_compact_verify(&verify_dir.join(VERIFY_COMPACT), workload.records)?;
             peers::prepare_audit_trail_verify(
                 &verify_dir.join(VERIFY_AUDIT_TRAIL),
                 workload.records,
@@ -364,9 +383,9 @@ fn print_table(counts: &Counts, results: &Results) {
     println!("| --- | --- | --- | --- | --- | --- |");
     for (workload, runs) in results {
         let summary = |c: &Contender| runs.get(c).and_then(|r| Summary::of(r));
-        let limit = workload.limit.as_ref().and_then(summary);
         for (label, row) in &workload.rows {
             let Some(us) = summary(row) else { continue };
+            let limit = workload.limit_of(row).as_ref().and_then(summary);
             let mut ratios = Vec::new();
             let mut peers = Vec::new();
             for peer in &workload.peers {

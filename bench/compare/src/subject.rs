@@ -1,10 +1,13 @@
 //! immutable-log itself: appends through `LogFile` (plain or keyed) in the
-//! default seed-compatible format, and `verify_path_threads`.
+//! default seed-compatible format, and `verify_path_threads`; appends through
+//! `CompactLog` (the compact encoding) and `verify_compact_path`.
 
 use std::path::Path;
 
-use immutable_log::std_backend::{create_key_pair, verify_path_threads, Durability, LogFile};
-use immutable_log::{Level, Options, Verdict};
+use immutable_log::std_backend::{
+    create_key_pair, verify_compact_path, verify_path_threads, Durability, LogFile, OpenOptions,
+};
+use immutable_log::{CompactVerdict, Level, Options, Verdict};
 
 use crate::common::{expect_lines, on_threads, size, timed, Measured, Res};
 use crate::message;
@@ -103,4 +106,76 @@ pub fn record_len(dir: &Path) -> Res<usize> {
     let len = size(&path)? as usize / PROBE;
     std::fs::remove_file(&path)?;
     Ok(len)
+}
+
+/// `threads` threads append `per_thread` records each to a new compact log
+/// in `dir` (`CompactLog`), with `durability`. Timed as [`append`].
+pub fn append_compact(
+    dir: &Path,
+    threads: usize,
+    per_thread: usize,
+    durability: Durability,
+) -> Res<Measured> {
+    let path = dir.join("immutable-compact.bin");
+    let log = OpenOptions::new()
+        .durability(durability)
+        .open_compact(&path)?;
+    let secs = timed(|| {
+        on_threads(threads, |t| {
+            for i in 0..per_thread {
+                log.append(Level::Info, message!(t, i))
+                    .map_err(std::io::Error::other)?;
+            }
+            Ok(())
+        })?;
+        log.flush()?;
+        Ok(())
+    })?;
+    log.close()?;
+    let records = (threads * per_thread) as u64;
+    // Every record there (outside the timed part).
+    match verify_compact_path(&path, false)? {
+        CompactVerdict::Intact(report) if report.records == records => {}
+        other => return Err(format!("{}: {other:?}", path.display()).into()),
+    }
+    Ok(Measured {
+        secs,
+        bytes: size(&path)?,
+        records,
+    })
+}
+
+/// Writes the compact log that [`verify_compact`] reads: `records` records,
+/// one thread, buffered.
+pub fn prepare_compact_verify(path: &Path, records: usize) -> Res<()> {
+    let log = OpenOptions::new()
+        .durability(Durability::Buffered)
+        .open_compact(path)?;
+    for i in 0..records {
+        log.append(Level::Info, message!(0, i))?;
+    }
+    log.close()?;
+    Ok(())
+}
+
+/// Verifies the compact log at `path` with `verify_compact_path`, which must
+/// hold `records` intact records.
+pub fn verify_compact(path: &Path, records: u64) -> Res<Measured> {
+    let mut verdict = None;
+    let secs = timed(|| {
+        verdict = Some(verify_compact_path(path, false)?);
+        Ok(())
+    })?;
+    match verdict {
+        Some(CompactVerdict::Intact(report)) if report.records == records => Ok(Measured {
+            secs,
+            bytes: size(path)?,
+            records,
+        }),
+        other => Err(format!(
+            "{}: not intact with {records} records: {other:?}",
+            path.display()
+        )
+        .into()),
+    }
 }
