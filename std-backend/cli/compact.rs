@@ -23,14 +23,14 @@ use super::verify::Checks;
 use super::Code;
 use crate::compact::cobs::decode_in_place;
 use crate::compact::{parse, Payload};
-use crate::std_backend::read_verify_key;
-use crate::{CompactVerdict, CompactVerifier};
+use crate::std_backend::{read_verify_key, verify_compact_reader};
+use crate::CompactVerdict;
 
 /// Bytes looked at to tell the encodings apart.
 const SNIFF: u64 = 4096;
 
 /// The longest frame the verifier takes (this crate writes at most 256).
-pub(super) const MAX_FRAME: usize = 4096;
+pub(super) use crate::std_backend::MAX_COMPACT_FRAME as MAX_FRAME;
 
 /// True if the file at `path` looks like the compact encoding (see
 /// [`looks_compact`](crate::compact::looks_compact)); false if it cannot be read
@@ -134,25 +134,8 @@ fn run(file: &Path, checks: &Checks) -> Result<CompactVerdict, String> {
         .map(read_verify_key)
         .transpose()
         .map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; MAX_FRAME];
-    let mut verifier = match key {
-        Some(key) => CompactVerifier::keyed(&mut buf, checks.allow_segment, key),
-        None => CompactVerifier::new(&mut buf, checks.allow_segment),
-    };
-    let mut input = File::open(file).map_err(|e| format!("cannot open: {e}"))?;
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let n = match input.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("cannot read: {e}")),
-        };
-        if verifier.feed(chunk.get(..n).unwrap_or_default()).is_err() {
-            break;
-        }
-    }
-    Ok(verifier.finish())
+    let input = File::open(file).map_err(|e| format!("cannot open: {e}"))?;
+    verify_compact_reader(input, checks.allow_segment, key).map_err(|e| format!("cannot read: {e}"))
 }
 
 fn summary(report: &crate::compact::CompactReport) -> String {
