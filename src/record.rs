@@ -126,7 +126,7 @@ impl<'a> Record<'a> {
         digest: impl FnOnce(&'a [u8]) -> Hash,
         known: Option<(&HexHash, Hash)>,
     ) -> Result<Self, RecordFault> {
-        let (prev, display, stated_text) =
+        let (prev_text, prev, display, stated_text) =
             split_display_text(line1, known).ok_or(RecordFault::MalformedDisplayLine)?;
         let stated_hash = || Hash::from_hex(stated_text).ok_or(RecordFault::MalformedDisplayLine);
         let Some(block_json) = line2.strip_prefix(BLOCK_PREFIX) else {
@@ -142,7 +142,7 @@ impl<'a> Record<'a> {
         } else {
             stated_hash()?
         };
-        let block = json::read_block(block_json).map_err(|fault| {
+        let block = json::read_block(block_json, prev_text).map_err(|fault| {
             if digest != stated {
                 RecordFault::HashMismatch
             } else {
@@ -150,7 +150,7 @@ impl<'a> Record<'a> {
             }
         })?;
         // Mostly the same text as the display line's, already parsed.
-        let block_prev = if line1.get(..64) == Some(block.prev_hash) {
+        let block_prev = if block.prev_hash == prev_text {
             prev
         } else {
             Hash::from_hex(block.prev_hash).ok_or(if digest != stated {
@@ -295,28 +295,27 @@ impl<'a> Record<'a> {
 
 /// Splits a display line at its first and last `|`: prev hash, display, hash.
 pub(crate) fn split_display_line(line: &[u8]) -> Option<(Hash, &[u8], Hash)> {
-    let (prev, display, hash) = split_display_text(line, None)?;
+    let (_, prev, display, hash) = split_display_text(line, None)?;
     Some((prev, display, Hash::from_hex(hash)?))
 }
 
 /// [`split_display_line`], taking the prev hash from `known` (a hash and its
 /// hex text) when the line spells it the same, and leaving the stated hash
-/// as text (64 bytes, not checked).
+/// as text (64 bytes, not checked): the prev hash's text (checked), the prev
+/// hash, the display, the stated hash's text.
+#[allow(clippy::type_complexity)]
 fn split_display_text<'l>(
     line: &'l [u8],
     known: Option<(&HexHash, Hash)>,
-) -> Option<(Hash, &'l [u8], &'l HexHash)> {
-    if line.len() < 64 + 1 + 1 + 64 {
-        return None;
-    }
-    let (prev, rest) = line.split_at(64);
-    let (middle, hash) = rest.split_at(rest.len() - 64);
+) -> Option<(&'l HexHash, Hash, &'l [u8], &'l HexHash)> {
+    let (prev_text, rest) = line.split_first_chunk::<64>()?;
+    let (middle, hash) = rest.split_last_chunk::<64>()?;
     let display = middle.strip_prefix(b"|")?.strip_suffix(b"|")?;
     let prev = match known {
-        Some((text, known)) if prev == text.as_slice() => known,
-        _ => Hash::from_hex(prev)?,
+        Some((text, known)) if prev_text == text => known,
+        _ => Hash::from_hex(prev_text)?,
     };
-    Some((prev, display, hash.try_into().ok()?))
+    Some((prev_text, prev, display, hash))
 }
 
 /// Bytes a crash may leave garbled at the end of a torn record: a

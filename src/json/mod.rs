@@ -218,9 +218,11 @@ struct GeneralBlock<'a> {
 }
 
 /// Reads a block: the fast reader for the shape this crate writes, otherwise
-/// the strict validator, then serde-json-core.
-pub(crate) fn read_block(json: &[u8]) -> Result<Block<'_>, JsonFault> {
-    match compact::read(json) {
+/// the strict validator, then serde-json-core. `prev_text` is the record's
+/// `prev_hash` as its display line spells it, 64 lowercase hex digits
+/// (checked before): the block's is mostly the same.
+pub(crate) fn read_block<'a>(json: &'a [u8], prev_text: &[u8; 64]) -> Result<Block<'a>, JsonFault> {
+    match compact::read(json, prev_text) {
         Some(block) => Ok(block),
         None => read_general(json),
     }
