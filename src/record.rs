@@ -120,6 +120,7 @@ impl<'a> Record<'a> {
     ///
     /// `known` is a hash and its hex text (the record before's, as its line
     /// stated it): a `prev_hash` spelled the same is not decoded again.
+    #[inline]
     pub(crate) fn parse_digested(
         line1: &'a [u8],
         line2: &'a [u8],
