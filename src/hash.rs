@@ -5,6 +5,7 @@
 //! that recipe lives; everything else asks it.
 
 use core::fmt;
+use sha2::block_api::compress256;
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest: a record's hash, or the `prev_hash` it carries.
@@ -132,11 +133,40 @@ impl BlockHasher {
     }
 
     /// The hash of one whole `block_json`.
+    ///
+    /// Straight through sha2's compression function: the whole 64-byte
+    /// blocks where they stand, then the tail and its padding in one or two
+    /// blocks on the stack (no buffering: the verifier hashes every record
+    /// this way; measured with callgrind and perf, see `sha256_one_shot`).
     pub fn hash(block_json: &[u8]) -> Hash {
-        let mut hasher = BlockHasher::new();
-        hasher.update(block_json);
-        hasher.finish()
+        sha256_one_shot(block_json)
     }
+}
+
+/// SHA-256 of `bytes` (FIPS 180-4): the same digest as `Sha256::digest`,
+/// without its buffer and its finalization's copies (2.5% of a verify's
+/// cycles under perf).
+fn sha256_one_shot(bytes: &[u8]) -> Hash {
+    let (blocks, tail) = bytes.as_chunks::<64>();
+    let mut state = SHA256_IV;
+    compress256(&mut state, blocks);
+    // The tail, 0x80, zeros, the length in bits: one block, or two when
+    // the tail leaves no room for the 9 bytes.
+    let mut last = [[0u8; 64]; 2];
+    let used = if tail.len() < 56 { 1 } else { 2 };
+    let flat = last.as_flattened_mut();
+    if let Some(start) = flat.get_mut(..tail.len()) {
+        start.copy_from_slice(tail);
+    }
+    if let Some(pad) = flat.get_mut(tail.len()) {
+        *pad = 0x80;
+    }
+    let bits = (bytes.len() as u64).wrapping_mul(8);
+    if let Some(len) = flat.get_mut(used * 64 - 8..used * 64) {
+        len.copy_from_slice(&bits.to_be_bytes());
+    }
+    compress256(&mut state, last.get(..used).unwrap_or_default());
+    Hash::from_state(&state)
 }
 
 impl fmt::Debug for BlockHasher {
@@ -160,6 +190,21 @@ mod tests {
                 bytes.iter().map(|b| std::format!("{b:02x}")).collect();
             assert_eq!(&hex[..], expected.as_bytes());
         }
+    }
+
+    /// The one-shot hash is SHA-256 at every length around the block and
+    /// padding boundaries.
+    #[test]
+    fn one_shot_is_sha256_at_every_length() {
+        let bytes: [u8; 300] = core::array::from_fn(|i| (i * 31 + 7) as u8);
+        for n in 0..=bytes.len() {
+            let want: [u8; 32] = Sha256::digest(&bytes[..n]).into();
+            assert_eq!(BlockHasher::hash(&bytes[..n]).as_bytes(), &want, "{n}");
+        }
+        assert_eq!(
+            BlockHasher::hash(b"abc").to_hex(),
+            *b"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

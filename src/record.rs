@@ -120,19 +120,30 @@ impl<'a> Record<'a> {
     ///
     /// `known` is a hash and its hex text (the record before's, as its line
     /// stated it): a `prev_hash` spelled the same is not decoded again.
+    #[inline]
     pub(crate) fn parse_digested(
         line1: &'a [u8],
         line2: &'a [u8],
         digest: impl FnOnce(&'a [u8]) -> Hash,
         known: Option<(&HexHash, Hash)>,
     ) -> Result<Self, RecordFault> {
-        let (prev, display, stated) =
-            split_display_line_known(line1, known).ok_or(RecordFault::MalformedDisplayLine)?;
-        let block_json = line2
-            .strip_prefix(BLOCK_PREFIX)
-            .ok_or(RecordFault::MissingBlockData)?;
+        let (prev_text, prev, display, stated_text) =
+            split_display_text(line1, known).ok_or(RecordFault::MalformedDisplayLine)?;
+        let stated_hash = || Hash::from_hex(stated_text).ok_or(RecordFault::MalformedDisplayLine);
+        let Some(block_json) = line2.strip_prefix(BLOCK_PREFIX) else {
+            // The display line's shape is judged first.
+            stated_hash()?;
+            return Err(RecordFault::MissingBlockData);
+        };
         let digest = digest(block_json);
-        let block = json::read_block(block_json).map_err(|fault| {
+        // A plain chain's record states its digest: spelled in hex, it is
+        // compared as text, and nothing is decoded.
+        let stated = if digest.to_hex() == *stated_text {
+            digest
+        } else {
+            stated_hash()?
+        };
+        let block = json::read_block(block_json, prev_text).map_err(|fault| {
             if digest != stated {
                 RecordFault::HashMismatch
             } else {
@@ -140,10 +151,10 @@ impl<'a> Record<'a> {
             }
         })?;
         // Mostly the same text as the display line's, already parsed.
-        let block_prev = if line1.get(..64) == Some(block.prev_hash.as_bytes()) {
+        let block_prev = if block.prev_hash == prev_text {
             prev
         } else {
-            Hash::from_hex(block.prev_hash.as_bytes()).ok_or(if digest != stated {
+            Hash::from_hex(block.prev_hash).ok_or(if digest != stated {
                 RecordFault::HashMismatch
             } else {
                 RecordFault::MalformedPrevHash
@@ -191,7 +202,14 @@ impl<'a> Record<'a> {
         if self.block_prev != self.prev {
             return Err(RecordFault::PrevHashDisagrees);
         }
-        match display_matches(self.block.message.0.as_bytes(), self.display) {
+        if self.block.message_plain {
+            // No escape and nothing to escape: the display is the message.
+            return match self.block.message == self.display {
+                true => Ok(()),
+                false => Err(RecordFault::DisplayMismatch),
+            };
+        }
+        match display_matches(self.block.message, self.display) {
             Ok(true) => Ok(()),
             Ok(false) => Err(RecordFault::DisplayMismatch),
             // Cannot happen: the validator decoded every escape already.
@@ -240,12 +258,13 @@ impl<'a> Record<'a> {
 
     /// The message as it stands in `block_json`: JSON-escaped, without quotes.
     pub fn message_json(&self) -> &'a str {
-        self.block.message.0
+        // Checked to be UTF-8 when read.
+        core::str::from_utf8(self.block.message).unwrap_or_default()
     }
 
     /// The message's characters, escapes decoded.
     pub fn message(&self) -> Unescaped<'a> {
-        Unescaped::new(self.block.message.0.as_bytes())
+        Unescaped::new(self.block.message)
     }
 
     /// `seq`: the record's index in its chain (`None` in seed-written records).
@@ -255,7 +274,8 @@ impl<'a> Record<'a> {
 
     /// `timestamp`, the JSON number's text as it stands (`1764146337.541715`).
     pub fn timestamp(&self) -> &'a str {
-        self.block.timestamp
+        // A JSON number: ASCII.
+        core::str::from_utf8(self.block.timestamp).unwrap_or_default()
     }
 
     /// The message was cut to fit the writer's buffer (`"truncated":true`).
@@ -270,32 +290,33 @@ impl<'a> Record<'a> {
 
     /// This is a keyed chain's chain-start record.
     pub fn is_chain_start(&self) -> bool {
-        self.block.version == Some(KEYED_VERSION)
+        self.block.version == Some(KEYED_VERSION.as_bytes())
     }
 }
 
 /// Splits a display line at its first and last `|`: prev hash, display, hash.
 pub(crate) fn split_display_line(line: &[u8]) -> Option<(Hash, &[u8], Hash)> {
-    split_display_line_known(line, None)
+    let (_, prev, display, hash) = split_display_text(line, None)?;
+    Some((prev, display, Hash::from_hex(hash)?))
 }
 
 /// [`split_display_line`], taking the prev hash from `known` (a hash and its
-/// hex text) when the line spells it the same.
-fn split_display_line_known<'l>(
+/// hex text) when the line spells it the same, and leaving the stated hash
+/// as text (64 bytes, not checked): the prev hash's text (checked), the prev
+/// hash, the display, the stated hash's text.
+#[allow(clippy::type_complexity)]
+fn split_display_text<'l>(
     line: &'l [u8],
     known: Option<(&HexHash, Hash)>,
-) -> Option<(Hash, &'l [u8], Hash)> {
-    if line.len() < 64 + 1 + 1 + 64 {
-        return None;
-    }
-    let (prev, rest) = line.split_at(64);
-    let (middle, hash) = rest.split_at(rest.len() - 64);
+) -> Option<(&'l HexHash, Hash, &'l [u8], &'l HexHash)> {
+    let (prev_text, rest) = line.split_first_chunk::<64>()?;
+    let (middle, hash) = rest.split_last_chunk::<64>()?;
     let display = middle.strip_prefix(b"|")?.strip_suffix(b"|")?;
     let prev = match known {
-        Some((text, known)) if prev == text.as_slice() => known,
-        _ => Hash::from_hex(prev)?,
+        Some((text, known)) if prev_text == text => known,
+        _ => Hash::from_hex(prev_text)?,
     };
-    Some((prev, display, Hash::from_hex(hash)?))
+    Some((prev_text, prev, display, hash))
 }
 
 /// Bytes a crash may leave garbled at the end of a torn record: a

@@ -48,6 +48,42 @@ fn find_by_words(
     tail.iter().position(|&b| matches(b)).map(|p| offset + p)
 }
 
+/// Bytes tested together by [`find_by_chunks`]: one SSE2 register.
+const CHUNK: usize = 16;
+
+/// The first index in `bytes` whose byte satisfies `matches`: a chunk of
+/// [`CHUNK`] bytes at a time, each tested whole with no early exit (a fold
+/// the compiler turns into SIMD compares, in safe code), then the byte found
+/// in the chunk that holds one. Measured under callgrind against the word
+/// searches above: fewer instructions for runs longer than a chunk.
+#[inline(always)]
+fn find_by_chunks(bytes: &[u8], matches: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut offset = 0;
+    for chunk in bytes.chunks_exact(CHUNK) {
+        if chunk.iter().fold(false, |any, &b| any | matches(b)) {
+            break;
+        }
+        offset += CHUNK;
+    }
+    let rest = bytes.get(offset..).unwrap_or_default();
+    rest.iter().position(|&b| matches(b)).map(|p| offset + p)
+}
+
+/// True for a byte that stands as itself everywhere: in a JSON string (not
+/// `"`, `\\` or a control character), in `display` (not DEL) and in UTF-8
+/// (ASCII). Written with `|`, not `||`, so that it vectorizes.
+#[inline(always)]
+fn is_plain(b: u8) -> bool {
+    (b.wrapping_sub(0x20) < 0x5f) & (b != b'"') & (b != b'\\')
+}
+
+/// The length of the run of plain bytes at the start of `bytes`: printable
+/// ASCII (0x20–0x7E) other than `"` and `\\`. A JSON string body made of
+/// them needs no UTF-8 check, holds no escape, and is its own display.
+pub(crate) fn plain_run(bytes: &[u8]) -> usize {
+    find_by_chunks(bytes, |b| !is_plain(b)).unwrap_or(bytes.len())
+}
+
 /// The index of the first LF in `bytes`.
 #[inline]
 pub(crate) fn find_lf(bytes: &[u8]) -> Option<usize> {
@@ -66,12 +102,7 @@ pub(crate) fn find_json_escape(bytes: &[u8]) -> Option<usize> {
 /// True if a JSON string body holds an escape or a byte that `display`
 /// escapes: if not, its display is itself.
 pub(crate) fn has_display_escape(raw: &[u8]) -> bool {
-    find_by_words(
-        raw,
-        |w| control_bytes(w) | bytes_equal(w, 0x7f) | bytes_equal(w, b'\\'),
-        |b| b == b'\\' || b < 0x20 || b == 0x7f,
-    )
-    .is_some()
+    find_by_chunks(raw, |b| (b == b'\\') | (b < 0x20) | (b == 0x7f)).is_some()
 }
 
 /// The index of the first `"`, `\\` or control character (below 0x20) in
@@ -153,6 +184,32 @@ mod tests {
         }
         assert_eq!(decode_hex32(&[b'0'; 63]), None);
         assert_eq!(decode_hex32(&[b'0'; 65]), None);
+    }
+
+    /// Every byte value at every position of a chunk, a chunk's end and a
+    /// tail: the run stops exactly at the first byte that is not printable
+    /// ASCII, or is `"` or `\\`.
+    #[test]
+    fn plain_runs_stop_at_every_byte_that_is_not_plain() {
+        for b in 0..=255u8 {
+            let plain = (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\';
+            for n in [0, 1, 7, 15, 16, 17, 31, 32, 40, 47] {
+                let mut v = [b'a'; 48];
+                v[n] = b;
+                let want = if plain { 48 } else { n };
+                assert_eq!(plain_run(&v), want, "{b:#x} at {n}");
+                assert_eq!(plain_run(&v[..n + 1]), if plain { n + 1 } else { n });
+                if n < 47 {
+                    v[n] = b'\\';
+                    v[47] = b;
+                    assert_eq!(plain_run(&v), n, "{b:#x} after {n}");
+                }
+            }
+            let mut v = [b'a'; 40];
+            v[39] = b;
+            assert_eq!(has_display_escape(&v), b == b'\\' || b < 0x20 || b == 0x7f);
+        }
+        assert_eq!(plain_run(b""), 0);
     }
 
     #[test]

@@ -11,10 +11,15 @@
 
 use super::validate::{number, string};
 use super::Block;
+use crate::scan::plain_run;
 
 /// Reads a block in this crate's own shape, or in the seed's (the same keys
 /// in the same order, one space after every `:` and `,`), or `None`.
-pub(super) fn read(json: &[u8]) -> Option<Block<'_>> {
+///
+/// `prev_text` is the record's `prev_hash` as its display line spells it,
+/// 64 lowercase hex digits (checked before): a block's `prev_hash` spelled
+/// the same is compared, not scanned.
+pub(super) fn read<'a>(json: &'a [u8], prev_text: &[u8; 64]) -> Option<Block<'a>> {
     let mut c = Compact {
         json,
         at: 0,
@@ -23,28 +28,28 @@ pub(super) fn read(json: &[u8]) -> Option<Block<'_>> {
     c.eat(b"{\"levelno\":")?;
     c.spaced = c.eat(b" ").is_some();
     let levelno = i64::try_from(c.uint()?).ok()?;
-    c.key(b", \"message\": ")?;
+    c.key(b", \"message\": ", b",\"message\":")?;
     let message = c.string()?;
-    c.key(b", \"prev_hash\": ")?;
-    let prev_hash = c.string()?;
-    let seq = match c.key(b", \"seq\": ") {
+    c.key(b", \"prev_hash\": ", b",\"prev_hash\":")?;
+    let prev_hash = c.hex_string(prev_text)?;
+    let seq = match c.key(b", \"seq\": ", b",\"seq\":") {
         Some(()) => Some(c.uint()?),
         None => None,
     };
-    c.key(b", \"timestamp\": ")?;
+    c.key(b", \"timestamp\": ", b",\"timestamp\":")?;
     let timestamp = c.number()?;
-    let truncated = match c.key(b", \"truncated\": ") {
+    let truncated = match c.key(b", \"truncated\": ", b",\"truncated\":") {
         Some(()) => match c.eat(b"true") {
             Some(()) => true,
             None => c.eat(b"false").map(|()| false)?,
         },
         None => false,
     };
-    let unlogged = match c.key(b", \"unlogged\": ") {
+    let unlogged = match c.key(b", \"unlogged\": ", b",\"unlogged\":") {
         Some(()) => c.uint()?,
         None => 0,
     };
-    let version = match c.key(b", \"version\": ") {
+    let version = match c.key(b", \"version\": ", b",\"version\":") {
         Some(()) => Some(c.string()?),
         None => None,
     };
@@ -54,15 +59,21 @@ pub(super) fn read(json: &[u8]) -> Option<Block<'_>> {
     }
     Some(Block {
         levelno,
-        message: serde_json_core::str::EscapedStr(message),
+        message: message.body,
+        message_plain: message.plain,
         prev_hash,
         seq,
         timestamp,
-        _timestamp: serde::de::IgnoredAny,
         truncated,
         unlogged,
-        version,
+        version: version.map(|v| v.body),
     })
+}
+
+/// A string's body, and whether it is all plain bytes (`plain_run`).
+struct Str<'a> {
+    body: &'a [u8],
+    plain: bool,
 }
 
 /// The block, and how far [`read`] has got.
@@ -78,24 +89,22 @@ impl<'a> Compact<'a> {
         self.json.get(self.at..).unwrap_or_default()
     }
 
-    fn eat(&mut self, literal: &[u8]) -> Option<()> {
-        self.rest()
-            .starts_with(literal)
-            .then(|| self.at += literal.len())
+    /// The literal, of a length known at compile time (compared in line).
+    fn eat<const N: usize>(&mut self, literal: &[u8; N]) -> Option<()> {
+        (self.rest().first_chunk::<N>() == Some(literal)).then(|| self.at += N)
     }
 
-    /// `,"name":`, given as `, "name": ` (the seed's spacing): that when
-    /// spaced, else the same without the two spaces; or nothing eaten.
-    fn key(&mut self, spaced: &[u8]) -> Option<()> {
-        let rest = self.rest();
+    /// `,"name":`: `spaced` (`, "name": `, the seed's spacing) when spaced,
+    /// else `compact`; or nothing eaten.
+    fn key<const S: usize, const C: usize>(
+        &mut self,
+        spaced: &[u8; S],
+        compact: &[u8; C],
+    ) -> Option<()> {
         if self.spaced {
-            rest.starts_with(spaced).then(|| self.at += spaced.len())
+            self.eat(spaced)
         } else {
-            // `,` then `"name":` (without the spaces around it).
-            let name = spaced.get(2..spaced.len().saturating_sub(1))?;
-            let ok =
-                rest.first() == Some(&b',') && rest.get(1..).is_some_and(|r| r.starts_with(name));
-            ok.then(|| self.at += 1 + name.len())
+            self.eat(compact)
         }
     }
 
@@ -116,24 +125,77 @@ impl<'a> Compact<'a> {
     }
 
     /// A string, quotes included: its raw body (escapes undecoded, but
-    /// valid), or `None` if it breaks JSON's rules.
-    fn string(&mut self) -> Option<&'a str> {
-        if self.rest().first() != Some(&b'"') {
+    /// valid, and UTF-8), or `None` if it breaks JSON's rules.
+    fn string(&mut self) -> Option<Str<'a>> {
+        let rest = self.rest();
+        if rest.first() != Some(&b'"') {
             return None;
+        }
+        // Mostly plain bytes up to the closing quote: nothing to decode or
+        // check further.
+        let body = rest.get(1..).unwrap_or_default();
+        let run = plain_run(body);
+        if body.get(run) == Some(&b'"') {
+            self.at += run + 2;
+            return Some(Str {
+                body: body.get(..run)?,
+                plain: true,
+            });
         }
         let (end, _) = string(self.json, self.at).ok()?;
         let body = self.json.get(self.at + 1..end - 1)?;
+        core::str::from_utf8(body).ok()?;
         self.at = end;
-        core::str::from_utf8(body).ok()
+        Some(Str { body, plain: false })
+    }
+
+    /// A string that holds `hex` (64 lowercase hex digits) or, failing
+    /// that, any string: its body.
+    fn hex_string(&mut self, hex: &[u8; 64]) -> Option<&'a [u8]> {
+        let rest = self.rest();
+        if rest.first() == Some(&b'"') && rest.get(65) == Some(&b'"') {
+            if let Some(body) = rest.get(1..65).filter(|body| body == hex) {
+                self.at += 66;
+                return Some(body);
+            }
+        }
+        self.string().map(|s| s.body)
     }
 
     /// A JSON number, finite as a double, followed by `,` or `}`: its text.
-    fn number(&mut self) -> Option<&'a str> {
+    fn number(&mut self) -> Option<&'a [u8]> {
+        // The common shape, checked here: at most 19 integer digits without
+        // a leading zero, and a fraction or not, then `,` or `}` (no exponent:
+        // finite). Any other is the strict reader's.
+        let rest = self.rest();
+        let int = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let mut end = int;
+        if rest.get(end) == Some(&b'.') {
+            let frac = rest
+                .get(end + 1..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            end += 1 + frac;
+            if frac == 0 {
+                end = 0;
+            }
+        }
+        let leading_zero = int > 1 && rest.first() == Some(&b'0');
+        if (1..=19).contains(&int) && end > 0 && !leading_zero {
+            if let Some(b',' | b'}') = rest.get(end) {
+                let text = rest.get(..end)?;
+                self.at += end;
+                return Some(text);
+            }
+        }
         let (end, _) = number(self.json, self.at).ok()?;
         if !matches!(self.json.get(end), Some(b',' | b'}')) {
             return None;
         }
-        let text = core::str::from_utf8(self.json.get(self.at..end)?).ok()?;
+        // Digits, signs, `.` and `e`: ASCII.
+        let text = self.json.get(self.at..end)?;
         self.at = end;
         Some(text)
     }
@@ -141,6 +203,7 @@ impl<'a> Compact<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::read_general;
     use super::super::validate::validate;
     use super::*;
     use crate::clock::Timestamp;
@@ -153,19 +216,19 @@ mod tests {
 
     type Fields<'a> = (
         i64,
-        &'a str,
-        &'a str,
+        &'a [u8],
+        &'a [u8],
         Option<u64>,
         bool,
         u64,
-        Option<&'a str>,
-        &'a str,
+        Option<&'a [u8]>,
+        &'a [u8],
     );
 
     fn fields<'a>(b: &Block<'a>) -> Fields<'a> {
         (
             b.levelno,
-            b.message.0,
+            b.message,
             b.prev_hash,
             b.seq,
             b.truncated,
@@ -179,16 +242,26 @@ mod tests {
     /// accepts, the validator accepts and serde-json-core reads to the same
     /// values.
     fn agrees(json: &[u8]) -> bool {
-        let Some(fast) = read(json) else {
+        // Whatever the display line's prev_hash: the genesis hash, the
+        // `prev_hash` of most blocks below, or none of them.
+        let hints = [[b'0'; 64], BlockHasher::hash(b"plain").to_hex(), [b'f'; 64]];
+        let read = hints.map(|hint| read(json, &hint));
+        assert!(read.iter().all(|r| r == &read[0]), "{json:?}");
+        let Some(fast) = read[0] else {
             return false;
         };
-        let checked = validate(json)
+        validate(json)
             .unwrap_or_else(|e| panic!("fast accepted, the validator refused ({e:?}): {json:?}"));
-        let mut slow = serde_json_core::from_slice::<Block<'_>>(json)
-            .unwrap_or_else(|e| panic!("fast accepted, serde refused ({e:?}): {json:?}"))
-            .0;
-        slow.timestamp =
-            core::str::from_utf8(&json[checked.timestamp.0..checked.timestamp.1]).unwrap();
+        let slow = read_general(json).unwrap_or_else(|e| {
+            panic!("fast accepted, the general path refused ({e:?}): {json:?}")
+        });
+        // A body is plain only if it is: its display is itself.
+        if fast.message_plain {
+            assert!(fast
+                .message
+                .iter()
+                .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'));
+        }
         assert_eq!(
             fields(&fast),
             fields(&slow),

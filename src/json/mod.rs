@@ -177,44 +177,76 @@ const KNOWN_KEYS: &[KnownKey] = &[
 ];
 
 /// What a block says. Strings stay as they stand in the file (escapes
-/// undecoded): the hash covers the raw bytes, and the message is compared
-/// with the display line escape by escape.
-#[derive(Deserialize, Clone, Copy, Debug, PartialEq)]
+/// undecoded, UTF-8 checked): the hash covers the raw bytes, and the message
+/// is compared with the display line escape by escape.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Block<'a> {
     pub(crate) levelno: i64,
-    #[serde(borrow)]
-    pub(crate) message: serde_json_core::str::EscapedStr<'a>,
-    pub(crate) prev_hash: &'a str,
-    #[serde(default)]
+    /// The message's string body, between its quotes.
+    pub(crate) message: &'a [u8],
+    /// The message is all plain bytes (`scan::plain_run`): no escape, ASCII,
+    /// nothing `display` escapes, so its display is itself.
+    pub(crate) message_plain: bool,
+    /// The `prev_hash` string's body.
+    pub(crate) prev_hash: &'a [u8],
     pub(crate) seq: Option<u64>,
-    /// The number's text, as it stands (set from the validator's finding;
-    /// serde-json-core only checks a number stands there).
-    #[serde(skip)]
-    pub(crate) timestamp: &'a str,
+    /// The number's text, as it stands.
+    pub(crate) timestamp: &'a [u8],
+    pub(crate) truncated: bool,
+    pub(crate) unlogged: u64,
+    /// The `version` string's body.
+    pub(crate) version: Option<&'a [u8]>,
+}
+
+/// What serde-json-core reads of a block the fast reader did not take.
+#[derive(Deserialize)]
+struct GeneralBlock<'a> {
+    levelno: i64,
+    #[serde(borrow)]
+    message: serde_json_core::str::EscapedStr<'a>,
+    prev_hash: &'a str,
+    #[serde(default)]
+    seq: Option<u64>,
     #[serde(rename = "timestamp")]
     _timestamp: serde::de::IgnoredAny,
     #[serde(default)]
-    pub(crate) truncated: bool,
+    truncated: bool,
     #[serde(default)]
-    pub(crate) unlogged: u64,
+    unlogged: u64,
     #[serde(default, borrow)]
-    pub(crate) version: Option<&'a str>,
+    version: Option<&'a str>,
 }
 
 /// Reads a block: the fast reader for the shape this crate writes, otherwise
-/// the strict validator, then serde-json-core.
-pub(crate) fn read_block(json: &[u8]) -> Result<Block<'_>, JsonFault> {
-    if let Some(block) = compact::read(json) {
-        return Ok(block);
+/// the strict validator, then serde-json-core. `prev_text` is the record's
+/// `prev_hash` as its display line spells it, 64 lowercase hex digits
+/// (checked before): the block's is mostly the same.
+pub(crate) fn read_block<'a>(json: &'a [u8], prev_text: &[u8; 64]) -> Result<Block<'a>, JsonFault> {
+    match compact::read(json, prev_text) {
+        Some(block) => Ok(block),
+        None => read_general(json),
     }
+}
+
+/// The strict validator, then serde-json-core: any block JSON allows.
+pub(super) fn read_general(json: &[u8]) -> Result<Block<'_>, JsonFault> {
     let checked = validate::validate(json)?;
-    let (mut block, _) = serde_json_core::from_slice::<Block<'_>>(json)
+    let (block, _) = serde_json_core::from_slice::<GeneralBlock<'_>>(json)
         // Valid JSON with every key of its type: what serde-json-core can
         // still refuse is an integer too large for its field.
         .map_err(|_| JsonFault::new(0, JsonFaultKind::NumberOutOfRange))?;
-    block.timestamp = json
-        .get(checked.timestamp.0..checked.timestamp.1)
-        .and_then(|t| core::str::from_utf8(t).ok())
-        .unwrap_or_default();
-    Ok(block)
+    Ok(Block {
+        levelno: block.levelno,
+        message: block.message.0.as_bytes(),
+        // The general path's blocks are compared escape by escape.
+        message_plain: false,
+        prev_hash: block.prev_hash.as_bytes(),
+        seq: block.seq,
+        timestamp: json
+            .get(checked.timestamp.0..checked.timestamp.1)
+            .unwrap_or_default(),
+        truncated: block.truncated,
+        unlogged: block.unlogged,
+        version: block.version.map(str::as_bytes),
+    })
 }
