@@ -19,11 +19,10 @@
 //! (Over 450 lines with its unit tests and proptests; the draft itself is under 390.)
 
 use core::fmt;
-use heapless::Vec;
 
 use crate::clock::Timestamp;
 use crate::display::DisplayRuns;
-use crate::escape::{Escaped, JsonStringWriter};
+use crate::escape::{BlockBuf, Escaped, JsonStringWriter};
 use crate::hash::{BlockHasher, Hash};
 use crate::head::Link;
 use crate::level::Level;
@@ -71,7 +70,7 @@ struct Body {
 /// Formats `{"levelno":L,"message":"<escaped message>"` into `json`, replacing
 /// what it held. The message is formatted once, straight into the buffer.
 fn format_body<const N: usize>(
-    json: &mut Vec<u8, N>,
+    json: &mut BlockBuf<N>,
     level: Level,
     message: fmt::Arguments<'_>,
 ) -> Body {
@@ -132,36 +131,28 @@ impl LinkClosed {
     }
 }
 
-/// Adds the link (`prev_hash`, `seq`) to a formatted body and hashes it.
-fn close_link<const N: usize>(json: &mut Vec<u8, N>, body: &Body, link: Link) -> LinkClosed {
+/// Writes the link (`prev_hash`, `seq`) after a formatted body.
+fn write_link<const N: usize>(json: &mut BlockBuf<N>, body: &Body, link: Link) {
     json.truncate(body.len);
     // Cannot fail: format_body left TAIL_MAX bytes free. Written by hand, not
     // with `write!`: this runs under the lock, and core::fmt's machinery cost
     // more than the rest of the tail together.
     let _ = json.extend_from_slice(PREV_KEY);
-    let _ = json.extend_from_slice(&link.prev.to_hex());
+    let _ = json.extend_in_place(64, |hex| {
+        if let Some(hex) = hex.first_chunk_mut::<64>() {
+            link.prev.write_hex(hex);
+        }
+    });
     let _ = json.push(b'"');
     if let Some(seq) = link.seq {
         let _ = json.extend_from_slice(b",\"seq\":");
         push_decimal(json, seq);
     }
-    let mut hasher = body.hasher.clone();
-    hasher.update(json.get(body.len..).unwrap_or_default());
-    LinkClosed {
-        hasher,
-        len: json.len(),
-        link,
-    }
 }
 
-/// Adds the rest of the tail after the link and returns the block's digest.
-fn close_time<const N: usize>(
-    json: &mut Vec<u8, N>,
-    body: &Body,
-    closed: &LinkClosed,
-    tail: &Tail,
-) -> Hash {
-    json.truncate(closed.len);
+/// Writes the rest of the tail, after the link at `at`.
+fn write_time<const N: usize>(json: &mut BlockBuf<N>, body: &Body, at: usize, tail: &Tail) {
+    json.truncate(at);
     let _ = json.extend_from_slice(b",\"timestamp\":");
     push_timestamp(json, tail.timestamp);
     if body.truncated {
@@ -177,17 +168,44 @@ fn close_time<const N: usize>(
         let _ = json.push(b'"');
     }
     let _ = json.push(b'}');
+}
+
+/// Adds the link (`prev_hash`, `seq`) to a formatted body and hashes it.
+fn close_link<const N: usize>(json: &mut BlockBuf<N>, body: &Body, link: Link) -> LinkClosed {
+    write_link(json, body, link);
+    let mut hasher = body.hasher.clone();
+    hasher.update(json.get(body.len..).unwrap_or_default());
+    LinkClosed {
+        hasher,
+        len: json.len(),
+        link,
+    }
+}
+
+/// Adds the rest of the tail after the link and returns the block's digest.
+fn close_time<const N: usize>(
+    json: &mut BlockBuf<N>,
+    body: &Body,
+    closed: &LinkClosed,
+    tail: &Tail,
+) -> Hash {
+    write_time(json, body, closed.len, tail);
     let mut hasher = closed.hasher.clone();
     hasher.update(json.get(closed.len..).unwrap_or_default());
     hasher.finish()
 }
 
-/// Adds the tail to a formatted body and returns the block's digest.
+/// Adds the tail to a formatted body and returns the block's digest: the
+/// same as [`close_link`] then [`close_time`], in one piece (one copy of
+/// the body's hash state, one update).
 ///
 /// The body's own hash state is reused, so only the tail is hashed here.
-fn close_block<const N: usize>(json: &mut Vec<u8, N>, body: &Body, tail: &Tail) -> Hash {
-    let closed = close_link(json, body, tail.link);
-    close_time(json, body, &closed, tail)
+fn close_block<const N: usize>(json: &mut BlockBuf<N>, body: &Body, tail: &Tail) -> Hash {
+    write_link(json, body, tail.link);
+    write_time(json, body, json.len(), tail);
+    let mut hasher = body.hasher.clone();
+    hasher.update(json.get(body.len..).unwrap_or_default());
+    hasher.finish()
 }
 
 /// Writes one closed record, both lines, to the sink; `hash` is what it states.
@@ -201,12 +219,16 @@ fn write_record<W: embedded_io::Write>(
     // Five writes: `<prev>|`, the display, `|<hash>\nBLOCK_DATA:`, the
     // block, `\n`.
     let mut first = [b'|'; 65];
-    // The block already holds `prev` in hex (close_block wrote it): copy it.
-    match json.get(body.len..).and_then(|t| t.strip_prefix(PREV_KEY)) {
-        Some(tail) if tail.len() >= 64 => {
-            first[..64].copy_from_slice(tail.get(..64).unwrap_or(&[0; 64]))
+    if let Some(hex) = first.first_chunk_mut::<64>() {
+        // The block already holds `prev` in hex (close_block wrote it): copy it.
+        match json
+            .get(body.len..)
+            .and_then(|t| t.strip_prefix(PREV_KEY))
+            .and_then(|t| t.first_chunk::<64>())
+        {
+            Some(written) => *hex = *written,
+            None => hex_apart(prev, hex),
         }
-        _ => first[..64].copy_from_slice(&prev.to_hex()),
     }
     debug_assert_eq!(first[..64], prev.to_hex());
     write_all(sink, &first)?;
@@ -219,12 +241,22 @@ fn write_record<W: embedded_io::Write>(
         write_all(sink, message)?;
     }
     let mut middle = [b'|'; 1 + 64 + 1 + BLOCK_PREFIX.len()];
-    middle[1..65].copy_from_slice(&hash.to_hex());
+    if let Some(hex) = middle.get_mut(1..).and_then(|m| m.first_chunk_mut::<64>()) {
+        hash.write_hex(hex);
+    }
     middle[65] = b'\n';
     middle[66..].copy_from_slice(BLOCK_PREFIX);
     write_all(sink, &middle)?;
     write_all(sink, json)?;
     write_all(sink, b"\n")
+}
+
+/// `hash` in hex into `out`, where the block does not hold it: out of line,
+/// so that the copy from the block (every record) stays a plain copy.
+#[cold]
+#[inline(never)]
+fn hex_apart(hash: &Hash, out: &mut [u8; 64]) {
+    hash.write_hex(out);
 }
 
 /// `"00"` to `"99"`: decimal digits two at a time, as `itoa` writes them:
@@ -252,32 +284,34 @@ fn decimal_pair(n: u32) -> [u8; 2] {
         .unwrap_or([b'0'; 2])
 }
 
-/// Appends the decimal digits of `n` (the room is the caller's concern).
-/// Not through `core::fmt`: this runs for every record, under the lock.
-fn push_decimal<const N: usize>(out: &mut Vec<u8, N>, mut n: u64) {
-    // u64::MAX has 20 digits: ten pairs, `at` never goes below 0.
-    let mut digits = [b'0'; 20];
-    let mut at = digits.len();
-    loop {
-        at = at.saturating_sub(2);
-        if let Some(slot) = digits.get_mut(at..at + 2) {
-            slot.copy_from_slice(&decimal_pair((n % 100) as u32));
+/// Appends the decimal digits of `n` (the room is the caller's concern),
+/// straight into the buffer. Not through `core::fmt`: this runs for every
+/// record, under the lock.
+fn push_decimal<const N: usize>(out: &mut BlockBuf<N>, n: u64) {
+    let digits = n.checked_ilog10().map_or(1, |log| log as usize + 1);
+    let _ = out.extend_in_place(digits, |slot| write_decimal(slot, n));
+}
+
+/// Writes the last `slot.len()` decimal digits of `n` into `slot`, two at a
+/// time from the right.
+#[inline(always)]
+fn write_decimal(slot: &mut [u8], mut n: u64) {
+    let mut at = slot.len();
+    while at >= 2 {
+        if let Some(pair) = slot.get_mut(at - 2..at) {
+            pair.copy_from_slice(&decimal_pair((n % 100) as u32));
         }
         n /= 100;
-        if n == 0 {
-            break;
-        }
+        at -= 2;
     }
-    // An odd number of digits (or 0) leaves one leading `0` to drop.
-    if digits.get(at) == Some(&b'0') {
-        at += 1;
+    if let (1, Some(first)) = (at, slot.first_mut()) {
+        *first = b'0' + (n % 10) as u8;
     }
-    let _ = out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
 /// Appends a timestamp as [`Timestamp`]'s `Display` writes it: `secs.micros`,
 /// six fraction digits.
-fn push_timestamp<const N: usize>(out: &mut Vec<u8, N>, timestamp: Timestamp) {
+fn push_timestamp<const N: usize>(out: &mut BlockBuf<N>, timestamp: Timestamp) {
     push_decimal(out, timestamp.secs());
     // The six low digits of `micros` (below one million anyway).
     let micros = timestamp.micros();
@@ -311,14 +345,14 @@ fn push_timestamp<const N: usize>(out: &mut Vec<u8, N>, timestamp: Timestamp) {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Draft<const N: usize> {
-    json: Vec<u8, N>,
+    json: BlockBuf<N>,
     body: Body,
 }
 
 impl<const N: usize> Draft<N> {
     /// Formats a message at a level.
     pub fn new(level: Level, message: fmt::Arguments<'_>) -> Self {
-        let mut json = Vec::new();
+        let mut json = BlockBuf::new();
         let body = format_body(&mut json, level, message);
         Draft { json, body }
     }
@@ -393,7 +427,7 @@ mod tests {
 
     #[test]
     fn the_tail_is_written_as_before() {
-        let mut json = Vec::<u8, 512>::new();
+        let mut json = BlockBuf::<512>::new();
         let body = format_body(&mut json, Level::Info, format_args!("hi"));
         let tail = Tail {
             link: Link {
@@ -411,7 +445,7 @@ mod tests {
             "0".repeat(64)
         );
         assert_eq!(core::str::from_utf8(&json).unwrap(), expected);
-        let mut digits = Vec::<u8, 64>::new();
+        let mut digits = BlockBuf::<64>::new();
         for n in [
             0,
             9,
@@ -545,7 +579,7 @@ mod tests {
 
         #[test]
         fn decimals_are_what_display_writes(n in proptest::prelude::any::<u64>(), micros in 0u32..1_000_000) {
-            let mut digits = Vec::<u8, 64>::new();
+            let mut digits = BlockBuf::<64>::new();
             push_decimal(&mut digits, n);
             proptest::prop_assert_eq!(core::str::from_utf8(&digits).unwrap(), std::format!("{n}"));
             digits.clear();
