@@ -171,6 +171,9 @@ fn write_time<const N: usize>(json: &mut BlockBuf<N>, body: &Body, at: usize, ta
 }
 
 /// Adds the link (`prev_hash`, `seq`) to a formatted body and hashes it.
+/// Out of line: a queued chain calls it from two places, and a copy of the
+/// hash state each is code that firmware pays for in flash.
+#[inline(never)]
 fn close_link<const N: usize>(json: &mut BlockBuf<N>, body: &Body, link: Link) -> LinkClosed {
     write_link(json, body, link);
     let mut hasher = body.hasher.clone();
@@ -183,6 +186,8 @@ fn close_link<const N: usize>(json: &mut BlockBuf<N>, body: &Body, link: Link) -
 }
 
 /// Adds the rest of the tail after the link and returns the block's digest.
+/// Out of line, as [`close_link`].
+#[inline(never)]
 fn close_time<const N: usize>(
     json: &mut BlockBuf<N>,
     body: &Body,
@@ -190,8 +195,16 @@ fn close_time<const N: usize>(
     tail: &Tail,
 ) -> Hash {
     write_time(json, body, closed.len, tail);
-    let mut hasher = closed.hasher.clone();
-    hasher.update(json.get(closed.len..).unwrap_or_default());
+    digest_from(json, &closed.hasher, closed.len)
+}
+
+/// The digest of the block in `json`, given `hasher` that has hashed it up
+/// to `from`. Out of line: every way of closing a block ends here, and
+/// firmware pays for each copy of it in flash.
+#[inline(never)]
+fn digest_from(json: &[u8], hasher: &BlockHasher, from: usize) -> Hash {
+    let mut hasher = hasher.clone();
+    hasher.update(json.get(from..).unwrap_or_default());
     hasher.finish()
 }
 
@@ -203,9 +216,7 @@ fn close_time<const N: usize>(
 fn close_block<const N: usize>(json: &mut BlockBuf<N>, body: &Body, tail: &Tail) -> Hash {
     write_link(json, body, tail.link);
     write_time(json, body, json.len(), tail);
-    let mut hasher = body.hasher.clone();
-    hasher.update(json.get(body.len..).unwrap_or_default());
-    hasher.finish()
+    digest_from(json, &body.hasher, body.len)
 }
 
 /// Writes one closed record, both lines, to the sink; `hash` is what it states.
@@ -219,16 +230,24 @@ fn write_record<W: embedded_io::Write>(
     // Five writes: `<prev>|`, the display, `|<hash>\nBLOCK_DATA:`, the
     // block, `\n`.
     let mut first = [b'|'; 65];
-    if let Some(hex) = first.first_chunk_mut::<64>() {
-        // The block already holds `prev` in hex (close_block wrote it): copy it.
-        match json
-            .get(body.len..)
-            .and_then(|t| t.strip_prefix(PREV_KEY))
-            .and_then(|t| t.first_chunk::<64>())
-        {
-            Some(written) => *hex = *written,
-            None => hex_apart(prev, hex),
+    // The block already holds `prev` in hex (close_block wrote it): copy it.
+    // The fallback goes through a array of its own, then one copy: written
+    // straight into `first`, the compiler merged it with the copy into one
+    // slow loop of 32 look-ups (~150 instructions a record).
+    let mut apart = [0; 64];
+    let hex = match json
+        .get(body.len..)
+        .and_then(|t| t.strip_prefix(PREV_KEY))
+        .and_then(|t| t.first_chunk::<64>())
+    {
+        Some(written) => written,
+        None => {
+            prev.write_hex(&mut apart);
+            &apart
         }
+    };
+    if let Some(slot) = first.first_chunk_mut::<64>() {
+        *slot = *hex;
     }
     debug_assert_eq!(first[..64], prev.to_hex());
     write_all(sink, &first)?;
@@ -249,14 +268,6 @@ fn write_record<W: embedded_io::Write>(
     write_all(sink, &middle)?;
     write_all(sink, json)?;
     write_all(sink, b"\n")
-}
-
-/// `hash` in hex into `out`, where the block does not hold it: out of line,
-/// so that the copy from the block (every record) stays a plain copy.
-#[cold]
-#[inline(never)]
-fn hex_apart(hash: &Hash, out: &mut [u8; 64]) {
-    hash.write_hex(out);
 }
 
 /// `"00"` to `"99"`: decimal digits two at a time, as `itoa` writes them:
@@ -284,29 +295,27 @@ fn decimal_pair(n: u32) -> [u8; 2] {
         .unwrap_or([b'0'; 2])
 }
 
-/// Appends the decimal digits of `n` (the room is the caller's concern),
-/// straight into the buffer. Not through `core::fmt`: this runs for every
-/// record, under the lock.
-fn push_decimal<const N: usize>(out: &mut BlockBuf<N>, n: u64) {
-    let digits = n.checked_ilog10().map_or(1, |log| log as usize + 1);
-    let _ = out.extend_in_place(digits, |slot| write_decimal(slot, n));
-}
-
-/// Writes the last `slot.len()` decimal digits of `n` into `slot`, two at a
-/// time from the right.
-#[inline(always)]
-fn write_decimal(slot: &mut [u8], mut n: u64) {
-    let mut at = slot.len();
-    while at >= 2 {
-        if let Some(pair) = slot.get_mut(at - 2..at) {
-            pair.copy_from_slice(&decimal_pair((n % 100) as u32));
+/// Appends the decimal digits of `n` (the room is the caller's concern).
+/// Not through `core::fmt`: this runs for every record, under the lock.
+fn push_decimal<const N: usize>(out: &mut BlockBuf<N>, mut n: u64) {
+    // u64::MAX has 20 digits: ten pairs, `at` never goes below 0.
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    loop {
+        at = at.saturating_sub(2);
+        if let Some(slot) = digits.get_mut(at..at + 2) {
+            slot.copy_from_slice(&decimal_pair((n % 100) as u32));
         }
         n /= 100;
-        at -= 2;
+        if n == 0 {
+            break;
+        }
     }
-    if let (1, Some(first)) = (at, slot.first_mut()) {
-        *first = b'0' + (n % 10) as u8;
+    // An odd number of digits (or 0) leaves one leading `0` to drop.
+    if digits.get(at) == Some(&b'0') {
+        at += 1;
     }
+    let _ = out.extend_short(digits.get(at..).unwrap_or_default());
 }
 
 /// Appends a timestamp as [`Timestamp`]'s `Display` writes it: `secs.micros`,

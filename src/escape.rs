@@ -60,10 +60,26 @@ impl<const N: usize> BlockBuf<N> {
         self.len = self.len.min(len);
     }
 
-    /// Appends `more` whole, or nothing if it does not fit.
-    #[inline(always)]
+    /// Appends `more` whole, or nothing if it does not fit. For pieces of a
+    /// length known where it is called (a fixed-size move) or long ones (a
+    /// call to `memcpy`); [`extend_short`](Self::extend_short) for short
+    /// pieces of any length.
+    #[inline]
     pub(crate) fn extend_from_slice(&mut self, more: &[u8]) -> Result<(), Full> {
-        self.extend_in_place(more.len(), |slot| copy_bytes(slot, more))
+        self.extend_in_place(more.len(), |slot| slot.copy_from_slice(more))
+    }
+
+    /// [`extend_from_slice`](Self::extend_from_slice) for pieces that are
+    /// mostly short, of lengths not known where it is called (what
+    /// `core::fmt` hands over, the digits of a number): on 64-bit targets,
+    /// up to 16 bytes without a call to `memcpy` (a call costs more than
+    /// the copy there); on others (microcontrollers, built for size) a call.
+    #[inline]
+    pub(crate) fn extend_short(&mut self, more: &[u8]) -> Result<(), Full> {
+        #[cfg(target_pointer_width = "64")]
+        return self.extend_in_place(more.len(), |slot| copy_bytes(slot, more));
+        #[cfg(not(target_pointer_width = "64"))]
+        return self.extend_from_slice(more);
     }
 
     /// Appends `len` bytes that `fill` writes in place (it is handed exactly
@@ -87,24 +103,14 @@ impl<const N: usize> BlockBuf<N> {
         self.len += 1;
         Ok(())
     }
-
-    /// Grows to `len` bytes, the new ones `fill` (or shrinks to it).
-    pub(crate) fn resize(&mut self, len: usize, fill: u8) -> Result<(), Full> {
-        if let Some(new) = self.bytes.get_mut(self.len..len) {
-            new.fill(fill);
-        } else if len > N {
-            return Err(Full);
-        }
-        self.len = len;
-        Ok(())
-    }
 }
 
 /// `dst.copy_from_slice(src)` for slices of equal length, pieces of up to
 /// 16 bytes without a call to `memcpy`: two fixed-size copies that overlap
 /// (the pieces `core::fmt` hands over are mostly that short, and a call
 /// costs more than the copy).
-#[inline(always)]
+#[cfg(any(test, target_pointer_width = "64"))]
+#[inline]
 fn copy_bytes(dst: &mut [u8], src: &[u8]) {
     /// The first and the last `K` bytes of `src` into `dst`.
     #[inline(always)]
@@ -136,13 +142,18 @@ impl<const N: usize> Deref for BlockBuf<N> {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
+        // `len` never passes N (every method keeps it so); the `min` says
+        // so to the compiler, which then checks nothing.
+        #[allow(clippy::indexing_slicing)]
+        &self.bytes[..self.len.min(N)]
     }
 }
 
 impl<const N: usize> DerefMut for BlockBuf<N> {
     fn deref_mut(&mut self) -> &mut [u8] {
-        self.bytes.get_mut(..self.len).unwrap_or_default()
+        // As in `deref`: cannot panic.
+        #[allow(clippy::indexing_slicing)]
+        &mut self.bytes[..self.len.min(N)]
     }
 }
 
@@ -283,7 +294,9 @@ impl<'a, const N: usize> JsonStringWriter<'a, N> {
             .map(|&b| json_escape(b).map_or(0, |(_, len)| len - 1))
             .sum();
         let (mut read, mut write) = (self.buf.len(), self.buf.len() + grown);
-        if self.buf.resize(write, 0).is_err() {
+        // The bytes added are left as they were: the loop below writes every
+        // byte from `first` to the new end.
+        if self.buf.extend_in_place(grown, |_| ()).is_err() {
             return; // cannot happen: see raw_max
         }
         while read > first {
@@ -359,7 +372,7 @@ impl<const N: usize> fmt::Write for JsonStringWriter<'_, N> {
         let bytes = s.as_bytes();
         if self.raw && self.buf.len() - self.start + bytes.len() <= self.raw_max {
             // Within raw_max, so within N: cannot fail.
-            let _ = self.buf.extend_from_slice(bytes);
+            let _ = self.buf.extend_short(bytes);
             return Ok(());
         }
         self.write_past_raw(s)
@@ -400,7 +413,10 @@ mod tests {
                 buf.extend_from_slice(&source[..at]).unwrap();
                 let more = &source[100..100 + len];
                 let fits = at + len <= 64;
-                assert_eq!(buf.extend_from_slice(more).is_ok(), fits, "{at} {len}");
+                let mut long = buf.clone();
+                assert_eq!(buf.extend_short(more).is_ok(), fits, "{at} {len}");
+                assert_eq!(long.extend_from_slice(more).is_ok(), fits);
+                assert_eq!(&long[..], &buf[..]);
                 let want: StdVec<u8> = if fits {
                     source[..at].iter().chain(more).copied().collect()
                 } else {
@@ -411,16 +427,16 @@ mod tests {
             }
         }
         let mut buf = BlockBuf::<4>::new();
-        assert_eq!(buf.resize(3, b'x'), Ok(()));
+        assert_eq!(buf.extend_in_place(3, |s| s.fill(b'x')), Ok(()));
         assert_eq!(buf.push(b'y'), Ok(()));
         assert_eq!(buf.push(b'z'), Err(Full));
-        assert_eq!(buf.resize(5, b'x'), Err(Full));
+        assert_eq!(buf.extend_in_place(1, |s| s.fill(b'x')), Err(Full));
         assert_eq!(&buf[..], b"xxxy");
         buf.truncate(9);
         assert_eq!(buf.len(), 4);
         buf.truncate(1);
         assert_eq!(&buf[..], b"x");
-        assert_eq!(buf.resize(2, b'w'), Ok(()));
+        assert_eq!(buf.extend_in_place(1, |s| s.fill(b'w')), Ok(()));
         assert_eq!(&buf[..], b"xw");
         buf.clear();
         assert!(buf.is_empty());

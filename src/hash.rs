@@ -82,9 +82,8 @@ impl Hash {
 
     /// Writes [`to_hex`](Self::to_hex) into `out` in place (a record's
     /// block takes it straight into its buffer): a table look-up and a
-    /// two-byte store a byte, 32 times over fixed-size arrays, so no loop
-    /// is left and no bound is checked.
-    #[inline]
+    /// two-byte store a byte, 32 times over fixed-size arrays, so no bound
+    /// is checked (and, where optimised for speed, no loop is left).
     pub(crate) fn write_hex(&self, out: &mut [u8; 64]) {
         let (pairs, _) = out.as_chunks_mut::<2>();
         for (pair, &byte) in pairs.iter_mut().zip(self.0.iter()) {
