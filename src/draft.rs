@@ -573,8 +573,12 @@ mod tests {
                 let start = Head { hash: Hash::from_bytes([7; 32]), seq: Some(41) };
                 let mut writer = Writer::resume(&mut out[..], resumed.then_some(start));
                 let (mut prev, mut seq) = if resumed { (start.hash, 42) } else { (Hash::GENESIS, 0) };
+                // One draft reused, as a thread's scratch draft is: the bytes
+                // of the records before stay in its buffer past the block,
+                // where escaping grows the message without clearing them.
+                let mut draft = Draft::<512>::new(level, format_args!("{}", "\u{1b}x".repeat(90)));
                 for msg in &msgs {
-                    let mut draft = Draft::<512>::new(level, format_args!("{msg}"));
+                    draft.reformat(level, format_args!("{msg}"));
                     writer.append_draft(&mut draft, t, 0).unwrap();
                     let (record, hash) = reference_record::<512>(&prev, seq, level, msg, t);
                     proptest::prop_assert_eq!(draft.truncated(), record.contains("\"truncated\":true"));
