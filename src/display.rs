@@ -129,9 +129,8 @@ pub(crate) fn display_matches(raw: &[u8], display: &[u8]) -> Result<bool, JsonFa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::escape::JsonStringWriter;
+    use crate::escape::{BlockBuf, JsonStringWriter};
     use core::fmt::Write;
-    use heapless::Vec;
     extern crate std;
     use std::vec::Vec as StdVec;
 
@@ -141,7 +140,7 @@ mod tests {
 
     #[test]
     fn escapes_json_and_display() {
-        let mut json = Vec::<u8, 64>::new();
+        let mut json = BlockBuf::<64>::new();
         let mut w = JsonStringWriter::new(&mut json, 64);
         w.write_str("a\"b\\c\td\ne\u{1b}f\u{7f}|é").unwrap();
         assert!(!w.finish().truncated);
@@ -202,7 +201,7 @@ mod tests {
             "",
         ] {
             let raw = python_escaped(message);
-            let mut ours = Vec::<u8, 256>::new();
+            let mut ours = BlockBuf::<256>::new();
             let mut w = JsonStringWriter::new(&mut ours, 256);
             w.write_str(message).unwrap();
             assert!(!w.finish().truncated);

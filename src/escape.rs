@@ -11,11 +11,160 @@
 //!
 //! Written by hand, not with serde-json-core: it escapes while `core::fmt`
 //! formats, in place, cut at a character boundary when the buffer is full.
+//! The buffer is a [`BlockBuf`], the bytes of the block being built.
+//!
+//! (Over 500 lines with its unit tests and proptest; the buffer and the
+//! writer are under 400.)
 
 use crate::hash::hex_digit;
 use crate::scan::find_json_escape;
 use core::fmt;
-use heapless::Vec;
+use core::ops::{Deref, DerefMut};
+
+/// The bytes of a block being built: `N` bytes, the first `len()` in use.
+///
+/// Not `heapless::Vec<u8, N>`: its `extend_from_slice` copies a byte at a
+/// time, a check and a store each, and every record copies some 300 bytes
+/// into its buffer (~170 instructions a record in `close_block` alone on
+/// x86_64). Here a piece is one `copy_from_slice`. The price: a new buffer
+/// is zeroed (a `Draft` made per record zeroes its `N` bytes once).
+#[derive(Clone)]
+pub(crate) struct BlockBuf<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+/// A [`BlockBuf`] had no room for what was added: nothing was.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Full;
+
+impl<const N: usize> BlockBuf<N> {
+    /// An empty buffer.
+    pub(crate) const fn new() -> Self {
+        BlockBuf {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    /// The bytes in use (not through the slice: a bounds check fewer).
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Empties it.
+    pub(crate) fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Keeps the first `len` bytes (all, if it holds fewer).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Appends `more` whole, or nothing if it does not fit. For pieces of a
+    /// length known where it is called (a fixed-size move) or long ones (a
+    /// call to `memcpy`); [`extend_short`](Self::extend_short) for short
+    /// pieces of any length.
+    #[inline]
+    pub(crate) fn extend_from_slice(&mut self, more: &[u8]) -> Result<(), Full> {
+        self.extend_in_place(more.len(), |slot| slot.copy_from_slice(more))
+    }
+
+    /// [`extend_from_slice`](Self::extend_from_slice) for pieces that are
+    /// mostly short, of lengths not known where it is called (what
+    /// `core::fmt` hands over, the digits of a number): on 64-bit targets,
+    /// up to 16 bytes without a call to `memcpy` (a call costs more than
+    /// the copy there); on others (microcontrollers, built for size) a call.
+    #[inline]
+    pub(crate) fn extend_short(&mut self, more: &[u8]) -> Result<(), Full> {
+        #[cfg(target_pointer_width = "64")]
+        return self.extend_in_place(more.len(), |slot| copy_bytes(slot, more));
+        #[cfg(not(target_pointer_width = "64"))]
+        return self.extend_from_slice(more);
+    }
+
+    /// Appends `len` bytes that `fill` writes in place (it is handed exactly
+    /// `len` bytes), or nothing if they do not fit.
+    #[inline(always)]
+    pub(crate) fn extend_in_place(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), Full> {
+        let end = self.len.checked_add(len).ok_or(Full)?;
+        fill(self.bytes.get_mut(self.len..end).ok_or(Full)?);
+        self.len = end;
+        Ok(())
+    }
+
+    /// Appends one byte, or nothing if it does not fit.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, b: u8) -> Result<(), Full> {
+        *self.bytes.get_mut(self.len).ok_or(Full)? = b;
+        self.len += 1;
+        Ok(())
+    }
+}
+
+/// `dst.copy_from_slice(src)` for slices of equal length, pieces of up to
+/// 16 bytes without a call to `memcpy`: two fixed-size copies that overlap
+/// (the pieces `core::fmt` hands over are mostly that short, and a call
+/// costs more than the copy).
+#[cfg(any(test, target_pointer_width = "64"))]
+#[inline]
+fn copy_bytes(dst: &mut [u8], src: &[u8]) {
+    /// The first and the last `K` bytes of `src` into `dst`.
+    #[inline(always)]
+    fn ends<const K: usize>(dst: &mut [u8], src: &[u8]) {
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<K>(), src.first_chunk::<K>()) {
+            *d = *s;
+        }
+        if let (Some(d), Some(s)) = (dst.last_chunk_mut::<K>(), src.last_chunk::<K>()) {
+            *d = *s;
+        }
+    }
+    match src.len() {
+        0 => {}
+        1..=3 => {
+            // The first, the middle and the last byte cover 1 to 3.
+            for at in [0, src.len() / 2, src.len() - 1] {
+                if let (Some(d), Some(&s)) = (dst.get_mut(at), src.get(at)) {
+                    *d = s;
+                }
+            }
+        }
+        4..=7 => ends::<4>(dst, src),
+        8..=16 => ends::<8>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+impl<const N: usize> Deref for BlockBuf<N> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // `len` never passes N (every method keeps it so); the `min` says
+        // so to the compiler, which then checks nothing.
+        #[allow(clippy::indexing_slicing)]
+        &self.bytes[..self.len.min(N)]
+    }
+}
+
+impl<const N: usize> DerefMut for BlockBuf<N> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // As in `deref`: cannot panic.
+        #[allow(clippy::indexing_slicing)]
+        &mut self.bytes[..self.len.min(N)]
+    }
+}
+
+impl<const N: usize> fmt::Debug for BlockBuf<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        <[u8] as fmt::Debug>::fmt(self, f)
+    }
+}
 
 /// The escape both spellings use for a control character (other than TAB in
 /// `display`), or `None` when the byte stands as it is in `display`.
@@ -67,7 +216,7 @@ const MAX_ESCAPE: usize = 6;
 /// the message grows past that length): the result is the same, byte for
 /// byte and flag for flag, as escaping each piece as it comes.
 pub(crate) struct JsonStringWriter<'a, const N: usize> {
-    buf: &'a mut Vec<u8, N>,
+    buf: &'a mut BlockBuf<N>,
     limit: usize,
     truncated: bool,
     escaped: bool,
@@ -91,7 +240,7 @@ pub(crate) struct Escaped {
 }
 
 impl<'a, const N: usize> JsonStringWriter<'a, N> {
-    pub(crate) fn new(buf: &'a mut Vec<u8, N>, limit: usize) -> Self {
+    pub(crate) fn new(buf: &'a mut BlockBuf<N>, limit: usize) -> Self {
         let limit = limit.min(N);
         let start = buf.len();
         JsonStringWriter {
@@ -148,7 +297,9 @@ impl<'a, const N: usize> JsonStringWriter<'a, N> {
             .map(|&b| json_escape(b).map_or(0, |(_, len)| len - 1))
             .sum();
         let (mut read, mut write) = (self.buf.len(), self.buf.len() + grown);
-        if self.buf.resize(write, 0).is_err() {
+        // The bytes added are left as they were: the loop below writes every
+        // byte from `first` to the new end.
+        if self.buf.extend_in_place(grown, |_| ()).is_err() {
             return; // cannot happen: see raw_max
         }
         while read > first {
@@ -223,15 +374,8 @@ impl<const N: usize> fmt::Write for JsonStringWriter<'_, N> {
         }
         let bytes = s.as_bytes();
         if self.raw && self.buf.len() - self.start + bytes.len() <= self.raw_max {
-            // Within raw_max, so within N: neither can fail. Short pieces
-            // byte by byte: cheaper than a call to memcpy.
-            if bytes.len() <= 8 {
-                for &b in bytes {
-                    let _ = self.buf.push(b);
-                }
-            } else {
-                let _ = self.buf.extend_from_slice(bytes);
-            }
+            // Within raw_max, so within N: cannot fail.
+            let _ = self.buf.extend_short(bytes);
             return Ok(());
         }
         self.write_past_raw(s)
@@ -255,12 +399,50 @@ mod tests {
     extern crate std;
     use std::vec::Vec as StdVec;
 
-    fn escape<const N: usize>(s: &str, limit: usize) -> (Vec<u8, N>, bool) {
-        let mut buf = Vec::new();
+    fn escape<const N: usize>(s: &str, limit: usize) -> (BlockBuf<N>, bool) {
+        let mut buf = BlockBuf::new();
         let mut w = JsonStringWriter::new(&mut buf, limit);
         let _ = w.write_str(s);
         let t = w.finish().truncated;
         (buf, t)
+    }
+
+    #[test]
+    fn block_buf_copies_every_length_whole_or_not_at_all() {
+        let source: StdVec<u8> = (0..=255u8).collect();
+        for len in 0..48 {
+            for at in [0, 1, 7] {
+                let mut buf = BlockBuf::<64>::new();
+                buf.extend_from_slice(&source[..at]).unwrap();
+                let more = &source[100..100 + len];
+                let fits = at + len <= 64;
+                let mut long = buf.clone();
+                assert_eq!(buf.extend_short(more).is_ok(), fits, "{at} {len}");
+                assert_eq!(long.extend_from_slice(more).is_ok(), fits);
+                assert_eq!(&long[..], &buf[..]);
+                let want: StdVec<u8> = if fits {
+                    source[..at].iter().chain(more).copied().collect()
+                } else {
+                    source[..at].to_vec()
+                };
+                assert_eq!(&buf[..], &want[..], "{at} {len}");
+                assert_eq!(buf.len(), want.len());
+            }
+        }
+        let mut buf = BlockBuf::<4>::new();
+        assert_eq!(buf.extend_in_place(3, |s| s.fill(b'x')), Ok(()));
+        assert_eq!(buf.push(b'y'), Ok(()));
+        assert_eq!(buf.push(b'z'), Err(Full));
+        assert_eq!(buf.extend_in_place(1, |s| s.fill(b'x')), Err(Full));
+        assert_eq!(&buf[..], b"xxxy");
+        buf.truncate(9);
+        assert_eq!(buf.len(), 4);
+        buf.truncate(1);
+        assert_eq!(&buf[..], b"x");
+        assert_eq!(buf.extend_in_place(1, |s| s.fill(b'w')), Ok(()));
+        assert_eq!(&buf[..], b"xw");
+        buf.clear();
+        assert!(buf.is_empty());
     }
 
     #[test]
@@ -309,7 +491,7 @@ mod tests {
         ) {
             let pieces: StdVec<&str> = pieces.iter().map(|p| p.as_str()).collect();
             let prefix = std::vec![b'p'; prefix_len];
-            let mut buf = Vec::<u8, 256>::new();
+            let mut buf = BlockBuf::<256>::new();
             buf.extend_from_slice(&prefix).unwrap();
             let mut w = JsonStringWriter::new(&mut buf, limit);
             for piece in &pieces {

@@ -77,12 +77,22 @@ impl Hash {
     /// The hash as the log writes it: 64 lowercase hex digits.
     pub fn to_hex(&self) -> HexHash {
         let mut out = [0u8; 64];
-        for (pair, &byte) in out.chunks_exact_mut(2).zip(self.0.iter()) {
-            if let Some(digits) = HEX_PAIRS.get(usize::from(byte)) {
-                pair.copy_from_slice(digits);
-            }
-        }
+        self.write_hex(&mut out);
         out
+    }
+
+    /// Writes [`to_hex`](Self::to_hex) into `out` in place (a record's
+    /// block takes it straight into its buffer): a table look-up and a
+    /// two-byte store a byte, 32 times over fixed-size arrays, so no bound
+    /// is checked (and, where optimised for speed, no loop is left).
+    pub(crate) fn write_hex(&self, out: &mut [u8; 64]) {
+        let (pairs, _) = out.as_chunks_mut::<2>();
+        for (pair, &byte) in pairs.iter_mut().zip(self.0.iter()) {
+            *pair = HEX_PAIRS
+                .get(usize::from(byte))
+                .copied()
+                .unwrap_or_default();
+        }
     }
 
     /// Parses exactly 64 lowercase hex digits, the only spelling the format allows.

@@ -9,14 +9,16 @@
 //! ([`SeedFormat::utc`]). The block's `timestamp` is seconds since the
 //! epoch whatever the display says.
 //!
-//! (Over 450 lines with its unit tests; the formats themselves are under 390.)
+//! (Over 550 lines with its unit tests; the formats themselves, with the
+//! per-thread cache of the prefix text, are about 415.)
 
 use std::fmt;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use jiff::tz::TimeZone;
 
+use super::clock::since_epoch;
 use crate::Level;
 
 /// One log call, as a [`Format`] sees it.
@@ -107,8 +109,10 @@ impl Format for SeedFormat {
         // Time, level and separators as one piece, then the message: not
         // through `write!`, whose pass over three arguments cost more than
         // the rest of the prefix.
-        match seed_prefix(entry.time, self.zone, entry.level) {
-            Some(prefix) => out.write_str(&prefix)?,
+        match with_prefix(entry.time, self.zone, Some(entry.level), |p| {
+            out.write_str(p)
+        }) {
+            Some(written) => written?,
             None => write!(
                 out,
                 "{}{}",
@@ -138,19 +142,6 @@ fn level_separated(level: Level) -> &'static str {
 /// The longest [`level_separated`].
 const LEVEL_SEPARATED_MAX: usize = " - CRITICAL - ".len();
 
-/// The seed format's text before the message, `<asctime> - LEVEL - `, from
-/// the thread's cached second; `None` past the year 9999 (or while the
-/// thread is torn down).
-fn seed_prefix(
-    time: SystemTime,
-    zone: Zone,
-    level: Level,
-) -> Option<heapless::String<{ ASC_LEN + LEVEL_SEPARATED_MAX }>> {
-    let mut text = cached_asc(time, zone)?;
-    text.push_str(level_separated(level)).ok()?;
-    Some(text)
-}
-
 /// `000` to `999`, three digits each: the milliseconds of an [`AscTime`].
 const MILLIS_DIGITS: [u8; 3000] = {
     let mut digits = [0u8; 3000];
@@ -174,37 +165,90 @@ const MILLIS: &str = match core::str::from_utf8(&MILLIS_DIGITS) {
     Err(_) => "",
 };
 
-/// The text of an [`AscTime`] from this thread's cached second: the text of
-/// the second (and the time zone's offset, a lookup in its rules) is made
-/// once a second, and only the milliseconds are put in anew. `None` past
-/// the year 9999, or while the thread is torn down.
-fn cached_asc(
+/// The seed format's text before the message, `<asctime> - LEVEL - `.
+type PrefixText = heapless::String<{ ASC_LEN + LEVEL_SEPARATED_MAX }>;
+
+/// What [`LAST_PREFIX`] holds: this thread's last prefix text and what it
+/// was made from.
+struct LastPrefix {
+    zone: Option<Zone>,
+    /// The second since the epoch `second` is the text of.
+    secs: u64,
+    /// The text of that second's [`AscTime`] (its milliseconds aside).
+    second: heapless::String<ASC_LEN>,
+    /// The millisecond and the level `text` was made for (`None`: not made
+    /// for this second yet).
+    made_for: Option<(u32, Level)>,
+    /// `<asctime> - LEVEL - `.
+    text: PrefixText,
+}
+
+std::thread_local! {
+    /// The last prefix this thread wrote.
+    static LAST_PREFIX: std::cell::RefCell<LastPrefix> = const {
+        std::cell::RefCell::new(LastPrefix {
+            zone: None,
+            secs: 0,
+            second: heapless::String::new(),
+            made_for: None,
+            text: heapless::String::new(),
+        })
+    };
+}
+
+/// Calls `write` with the text of an [`AscTime`] (`level` `None`) or the
+/// seed format's prefix, `<asctime> - LEVEL - `, from this thread's last
+/// one: the text of the second (and the time zone's offset, a lookup in its
+/// rules) is made once a second, the prefix once a millisecond and level,
+/// and a record in the same millisecond as the thread's last one costs a
+/// comparison. `None` past the year 9999, or while the thread is torn down
+/// (or `write` logs in turn).
+fn with_prefix<R>(
     time: SystemTime,
     zone: Zone,
-) -> Option<heapless::String<{ ASC_LEN + LEVEL_SEPARATED_MAX }>> {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    LAST_SECOND
+    level: Option<Level>,
+    write: impl FnOnce(&str) -> R,
+) -> Option<R> {
+    let since = since_epoch(time);
+    let (secs, millis) = (since.as_secs(), since.subsec_millis());
+    LAST_PREFIX
         .try_with(|last| {
             let mut last = last.try_borrow_mut().ok()?;
-            let (cached_zone, at, second) = &mut *last;
-            if *cached_zone != Some(zone) || *at != secs {
+            if last.zone != Some(zone) || last.secs != secs {
                 let text = asc_text(since, offset_at(zone, secs))?;
-                second.clear();
-                second.push_str(std::str::from_utf8(&text).ok()?).ok()?;
-                (*cached_zone, *at) = (Some(zone), secs);
+                last.second.clear();
+                last.second
+                    .push_str(std::str::from_utf8(&text).ok()?)
+                    .ok()?;
+                (last.zone, last.secs, last.made_for) = (Some(zone), secs, None);
             }
-            let millis = usize::try_from(since.subsec_millis()).ok()?;
-            let mut text = heapless::String::new();
-            text.push_str(second.get(..20)?).ok()?;
-            text.push_str(MILLIS.get(3 * millis..3 * millis + 3)?)
-                .ok()?;
-            text.push_str(second.get(23..)?).ok()?;
-            Some(text)
+            // The asctime is the same text whatever the level.
+            let want = match (level, last.made_for) {
+                (None, Some((at, made))) if at == millis => made,
+                (level, _) => level.unwrap_or(Level::Info),
+            };
+            if last.made_for != Some((millis, want)) {
+                let LastPrefix { second, text, .. } = &mut *last;
+                let ms = usize::try_from(millis).ok()?;
+                text.clear();
+                text.push_str(second.get(..MILLIS_AT)?).ok()?;
+                text.push_str(MILLIS.get(3 * ms..3 * ms + 3)?).ok()?;
+                text.push_str(second.get(MILLIS_AT + 3..)?).ok()?;
+                text.push_str(level_separated(want)).ok()?;
+                last.made_for = Some((millis, want));
+            }
+            let text = match level {
+                Some(_) => last.text.as_str(),
+                None => last.text.get(..ASC_LEN)?,
+            };
+            Some(write(text))
         })
         .ok()
         .flatten()
 }
+
+/// Where the milliseconds stand in an [`AscTime`]'s text.
+const MILLIS_AT: usize = 20;
 
 /// The message alone, with no time or level (the block has both anyway).
 #[derive(Clone, Copy, Debug, Default)]
@@ -263,11 +307,11 @@ fn offset_at(zone: Zone, secs: u64) -> i32 {
 
 impl fmt::Display for AscTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match cached_asc(self.time, self.zone) {
-            Some(text) => f.write_str(&text),
+        match with_prefix(self.time, self.zone, None, |text| f.write_str(text)) {
+            Some(written) => written,
             // A year past 9999, or a thread being torn down.
             None => {
-                let since = self.time.duration_since(UNIX_EPOCH).unwrap_or_default();
+                let since = since_epoch(self.time);
                 write_asc(f, since, offset_at(self.zone, since.as_secs()))
             }
         }
@@ -277,16 +321,6 @@ impl fmt::Display for AscTime {
 /// `YYYY-MM-DD HH:MM:SS,mmm+HH:MM`: the length of an [`AscTime`] before the
 /// year 10000.
 const ASC_LEN: usize = 29;
-
-/// What [`LAST_SECOND`] holds: a zone, a second since the epoch, and the
-/// text of that second's [`AscTime`] (its milliseconds aside).
-type SecondText = (Option<Zone>, u64, heapless::String<ASC_LEN>);
-
-std::thread_local! {
-    /// The last second this thread wrote as an [`AscTime`].
-    static LAST_SECOND: std::cell::RefCell<SecondText> =
-        const { std::cell::RefCell::new((None, 0, heapless::String::new())) };
-}
 
 /// Writes the time `since` the epoch on the clock face `offset` seconds
 /// from UTC, and the offset.
@@ -383,7 +417,7 @@ impl fmt::Display for Formatted<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn at(secs: u64, millis: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis)
@@ -492,6 +526,37 @@ mod tests {
                 AscTime::utc(time).to_string(),
                 Uncached(AscTime::utc(time)).to_string()
             );
+        }
+    }
+
+    #[test]
+    fn the_cached_prefix_follows_the_millisecond_the_level_and_the_zone() {
+        // The same millisecond at another level, the next millisecond, an
+        // AscTime between prefixes, another zone, back in time, and past
+        // the year 9999 (never cached): each as written without the cache.
+        let levels = [Level::Info, Level::Info, Level::Error, Level::Trace];
+        let times = [
+            at(1_795_688_142, 5),
+            at(1_795_688_142, 5),
+            at(1_795_688_142, 6),
+            at(1_795_688_143, 6),
+            at(1_795_688_141, 999),
+            at(253_402_300_800, 1),
+        ];
+        for zone in [Zone::Utc, Zone::Local, Zone::Utc] {
+            for time in times {
+                for level in levels {
+                    let entry = Entry::new(time, level, "t", format_args!("m"));
+                    let text = Formatted {
+                        format: &SeedFormat { zone },
+                        entry,
+                    }
+                    .to_string();
+                    let asc = Uncached(AscTime { time, zone }).to_string();
+                    assert_eq!(text, format!("{asc} - {} - m", level.name()));
+                    assert_eq!(AscTime { time, zone }.to_string(), asc);
+                }
+            }
         }
     }
 

@@ -1,13 +1,21 @@
 //! What the machine allows, measured by this program in the same run: the
 //! work every tamper-evident record needs and nothing else.
 //!
-//! - buffered: a clock read, SHA-256 of a record-sized buffer, and a write of
-//!   it into a shared `Mutex<BufWriter<File>>` (64 KiB, as `LogFile`'s);
-//! - flush: a clock read, SHA-256, and one `write(2)` of the record (an
-//!   `O_APPEND` file shared by the threads, no lock of ours);
+//! Every append limit first renders the caller's message, the same
+//! [`message!`](crate::message) every contender (peers included) is handed,
+//! through `core::fmt` into a reused `String`, and stamps those bytes into
+//! the record it hashes: rendering the message is work no logger can skip.
+//!
+//! - buffered: the message rendered, a clock read, SHA-256 of a record-sized
+//!   buffer holding it, and a write of it into a shared
+//!   `Mutex<BufWriter<File>>` (64 KiB, as `LogFile`'s);
+//! - flush: the message rendered, a clock read, SHA-256, and one `write(2)`
+//!   of the record (an `O_APPEND` file shared by the threads, no lock of
+//!   ours);
 //! - verify: SHA-256 over each record's `block_json` alone, one core, the
 //!   file already in memory.
 
+use std::fmt::{self, Write as _};
 use std::fs::{self, File, OpenOptions};
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
@@ -18,31 +26,53 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use crate::common::{on_threads, size, timed, Measured, Res};
+use crate::message;
 
-/// The record a limit writes: `len` bytes, the clock and the digest of the
-/// rest stamped in so that no step can be skipped, LF at the end.
-struct Record(Vec<u8>);
+/// Where the rendered message starts in a [`Record`]: after the clock (16
+/// bytes) and the digest (32).
+const MESSAGE_AT: usize = 48;
+
+/// The record a limit writes: `len` bytes, the clock, the rendered message
+/// and the digest of everything from the message on stamped in so that no
+/// step can be skipped, LF at the end.
+struct Record {
+    bytes: Vec<u8>,
+    /// The message as rendered, reused from record to record.
+    text: String,
+}
 
 impl Record {
-    /// A record of `len` bytes (at least 64).
+    /// A record of `len` bytes (at least 128).
     fn new(len: usize) -> Record {
-        let mut bytes = vec![b'x'; len.max(64)];
+        let mut bytes = vec![b'x'; len.max(128)];
         if let Some(last) = bytes.last_mut() {
             *last = b'\n';
         }
-        Record(bytes)
+        Record {
+            bytes,
+            text: String::with_capacity(128),
+        }
     }
 
-    /// One clock read and one SHA-256, as every record pays.
-    fn stamp(&mut self) -> &[u8] {
+    /// Renders `message` (as every logger must), then one clock read and
+    /// one SHA-256, as every record pays.
+    fn stamp(&mut self, message: fmt::Arguments<'_>) -> &[u8] {
+        self.text.clear();
+        // Writing into a `String` cannot fail.
+        let _ = self.text.write_fmt(message);
+        // The message, cut to the room before the LF (60 bytes never are).
+        let room = self.bytes.len() - MESSAGE_AT - 1;
+        let text = &self.text.as_bytes()[..self.text.len().min(room)];
+        self.bytes[MESSAGE_AT..MESSAGE_AT + text.len()].copy_from_slice(text);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos();
-        self.0[..16].copy_from_slice(&now.to_le_bytes());
-        let digest = Sha256::digest(&self.0[48..]);
-        self.0[16..48].copy_from_slice(&digest);
-        &self.0
+        self.bytes[..16].copy_from_slice(&now.to_le_bytes());
+        // The same bytes hashed as before the message was added.
+        let digest = Sha256::digest(&self.bytes[MESSAGE_AT..]);
+        self.bytes[16..MESSAGE_AT].copy_from_slice(&digest);
+        &self.bytes
     }
 }
 
@@ -56,10 +86,10 @@ pub fn buffered(dir: &Path, threads: usize, per_thread: usize, record_len: usize
     let path = dir.join("limit.log");
     let writer = Mutex::new(BufWriter::with_capacity(64 * 1024, append_file(&path)?));
     let secs = timed(|| {
-        on_threads(threads, |_| {
+        on_threads(threads, |t| {
             let mut record = Record::new(record_len);
-            for _ in 0..per_thread {
-                let bytes = record.stamp();
+            for i in 0..per_thread {
+                let bytes = record.stamp(message!(t, i));
                 writer
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -85,10 +115,10 @@ pub fn flush(dir: &Path, threads: usize, per_thread: usize, record_len: usize) -
     let path = dir.join("limit.log");
     let file = append_file(&path)?;
     let secs = timed(|| {
-        on_threads(threads, |_| {
+        on_threads(threads, |t| {
             let mut record = Record::new(record_len);
-            for _ in 0..per_thread {
-                (&file).write_all(record.stamp())?;
+            for i in 0..per_thread {
+                (&file).write_all(record.stamp(message!(t, i)))?;
             }
             Ok(())
         })
