@@ -154,12 +154,12 @@ impl Contender {
             Contender::Fern => peers::fern(dir, threads, per_thread),
             Contender::AuditTrail(flush) => peers::audit_trail(dir, threads, per_thread, flush),
             Contender::LimitBuffered => {
-                let len = subject::record_len(dir)?;
-                limits::buffered(dir, threads, per_thread, len)
+                let size = subject::record_size(dir)?;
+                limits::buffered(dir, threads, per_thread, size)
             }
             Contender::LimitFlush => {
-                let len = subject::record_len(dir)?;
-                limits::flush(dir, threads, per_thread, len)
+                let size = subject::record_size(dir)?;
+                limits::flush(dir, threads, per_thread, size)
             }
             Contender::LogVerify(threads) => {
                 subject::verify(&dir.join(VERIFY_LOG), records, threads)

@@ -6,8 +6,9 @@
 //! through `core::fmt` into a reused `String`, and stamps those bytes into
 //! the record it hashes: rendering the message is work no logger can skip.
 //!
-//! - buffered: the message rendered, a clock read, SHA-256 of a record-sized
-//!   buffer holding it, and a write of it into a shared
+//! - buffered: the message rendered, a clock read, SHA-256 of a
+//!   `block_json`-sized span holding it (what a record's hash covers), and a
+//!   write of the whole record-sized buffer into a shared
 //!   `Mutex<BufWriter<File>>` (64 KiB, as `LogFile`'s);
 //! - flush: the message rendered, a clock read, SHA-256, and one `write(2)`
 //!   of the record (an `O_APPEND` file shared by the threads, no lock of
@@ -27,29 +28,35 @@ use sha2::{Digest, Sha256};
 
 use crate::common::{on_threads, size, timed, Measured, Res};
 use crate::message;
+use crate::subject::RecordSize;
 
 /// Where the rendered message starts in a [`Record`]: after the clock (16
 /// bytes) and the digest (32).
 const MESSAGE_AT: usize = 48;
 
-/// The record a limit writes: `len` bytes, the clock, the rendered message
-/// and the digest of everything from the message on stamped in so that no
-/// step can be skipped, LF at the end.
+/// The record a limit writes: a record's bytes, the clock, the rendered
+/// message and the digest of a `block_json`-sized span from the message on
+/// stamped in so that no step can be skipped, LF at the end.
 struct Record {
     bytes: Vec<u8>,
+    /// How many bytes from [`MESSAGE_AT`] on are hashed: a `block_json`'s.
+    hashed: usize,
     /// The message as rendered, reused from record to record.
     text: String,
 }
 
 impl Record {
-    /// A record of `len` bytes (at least 128).
-    fn new(len: usize) -> Record {
-        let mut bytes = vec![b'x'; len.max(128)];
+    /// A record of `size.record` bytes (at least 128), hashing
+    /// `size.block` of them (at most all after the digest but the LF).
+    fn new(size: RecordSize) -> Record {
+        let mut bytes = vec![b'x'; size.record.max(128)];
         if let Some(last) = bytes.last_mut() {
             *last = b'\n';
         }
+        let hashed = size.block.min(bytes.len() - MESSAGE_AT - 1);
         Record {
             bytes,
+            hashed,
             text: String::with_capacity(128),
         }
     }
@@ -60,8 +67,8 @@ impl Record {
         self.text.clear();
         // Writing into a `String` cannot fail.
         let _ = self.text.write_fmt(message);
-        // The message, cut to the room before the LF (60 bytes never are).
-        let room = self.bytes.len() - MESSAGE_AT - 1;
+        // The message, cut to the hashed span (60 bytes never are).
+        let room = self.hashed;
         let text = &self.text.as_bytes()[..self.text.len().min(room)];
         self.bytes[MESSAGE_AT..MESSAGE_AT + text.len()].copy_from_slice(text);
         let now = SystemTime::now()
@@ -69,8 +76,8 @@ impl Record {
             .unwrap_or_default()
             .as_nanos();
         self.bytes[..16].copy_from_slice(&now.to_le_bytes());
-        // The same bytes hashed as before the message was added.
-        let digest = Sha256::digest(&self.bytes[MESSAGE_AT..]);
+        // As many bytes as a record's hash covers.
+        let digest = Sha256::digest(&self.bytes[MESSAGE_AT..MESSAGE_AT + self.hashed]);
         self.bytes[16..MESSAGE_AT].copy_from_slice(&digest);
         &self.bytes
     }
@@ -81,13 +88,18 @@ fn append_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-/// The buffered limit: `threads` threads, `record_len`-byte records.
-pub fn buffered(dir: &Path, threads: usize, per_thread: usize, record_len: usize) -> Res<Measured> {
+/// The buffered limit: `threads` threads, records of size `record`.
+pub fn buffered(
+    dir: &Path,
+    threads: usize,
+    per_thread: usize,
+    record: RecordSize,
+) -> Res<Measured> {
     let path = dir.join("limit.log");
     let writer = Mutex::new(BufWriter::with_capacity(64 * 1024, append_file(&path)?));
     let secs = timed(|| {
         on_threads(threads, |t| {
-            let mut record = Record::new(record_len);
+            let mut record = Record::new(record);
             for i in 0..per_thread {
                 let bytes = record.stamp(message!(t, i));
                 writer
@@ -111,12 +123,12 @@ pub fn buffered(dir: &Path, threads: usize, per_thread: usize, record_len: usize
 }
 
 /// The flush limit: one `write(2)` per record.
-pub fn flush(dir: &Path, threads: usize, per_thread: usize, record_len: usize) -> Res<Measured> {
+pub fn flush(dir: &Path, threads: usize, per_thread: usize, record: RecordSize) -> Res<Measured> {
     let path = dir.join("limit.log");
     let file = append_file(&path)?;
     let secs = timed(|| {
         on_threads(threads, |t| {
-            let mut record = Record::new(record_len);
+            let mut record = Record::new(record);
             for i in 0..per_thread {
                 (&file).write_all(record.stamp(message!(t, i)))?;
             }

@@ -93,9 +93,18 @@ pub fn verify(path: &Path, records: u64, threads: usize) -> Res<Measured> {
     }
 }
 
-/// The size of one record as `LogFile` writes it with these messages: the
-/// mean over a short log in `dir` (for the limits' record-sized buffers).
-pub fn record_len(dir: &Path) -> Res<usize> {
+/// The sizes of one record as `LogFile` writes it with these messages, for
+/// the limits' records: the mean over a short log in `dir`.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordSize {
+    /// The whole record, both lines.
+    pub record: usize,
+    /// Its `block_json`, the bytes its hash covers.
+    pub block: usize,
+}
+
+/// Measures [`RecordSize`] with a short log in `dir`.
+pub fn record_size(dir: &Path) -> Res<RecordSize> {
     const PROBE: usize = 100;
     let path = dir.join("probe.log");
     let log = LogFile::open(&path)?;
@@ -103,9 +112,17 @@ pub fn record_len(dir: &Path) -> Res<usize> {
         log.append(Level::Info, message!(0, 1_000_000 + i))?;
     }
     log.close()?;
-    let len = size(&path)? as usize / PROBE;
+    let text = std::fs::read(&path)?;
     std::fs::remove_file(&path)?;
-    Ok(len)
+    let blocks: usize = text
+        .split(|&b| b == b'\n')
+        .filter_map(|line| line.strip_prefix(b"BLOCK_DATA:"))
+        .map(<[u8]>::len)
+        .sum();
+    Ok(RecordSize {
+        record: text.len() / PROBE,
+        block: blocks / PROBE,
+    })
 }
 
 /// `threads` threads append `per_thread` records each to a new compact log
