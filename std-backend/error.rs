@@ -258,6 +258,13 @@ pub enum Error {
         /// The option.
         option: CompactOption,
     },
+    /// A text log was to be opened where a compact log is (its first bytes
+    /// are compact frames): open it with
+    /// [`OpenOptions::open_compact`](super::OpenOptions::open_compact).
+    CompactLog {
+        /// The log file.
+        path: PathBuf,
+    },
     /// A compact log was to be opened where a text log is, or a file whose
     /// frames are none of them compact records.
     NotCompact {
@@ -352,6 +359,7 @@ impl Error {
             | Error::NotRegularFile { path }
             | Error::CompactUnsupported { path, .. }
             | Error::NotCompact { path }
+            | Error::CompactLog { path }
             | Error::CompactTail { path, .. } => path,
         }
     }
@@ -516,6 +524,12 @@ impl fmt::Display for Error {
                 f,
                 "{}: {option} is not supported by a compact log: open it without it, or as a \
                  text log",
+                path.display()
+            ),
+            Error::CompactLog { path } => write!(
+                f,
+                "{}: a compact log, not a text log: open it as one (OpenOptions::open_compact); \
+                 it is not extended",
                 path.display()
             ),
             Error::NotCompact { path } => write!(

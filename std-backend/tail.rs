@@ -55,9 +55,42 @@ pub(crate) enum Check<'k> {
     Unkeyed,
 }
 
+/// Bytes at the start of a log looked at to tell a compact log, once its
+/// end did not read as text records.
+const SNIFF: u64 = 4096;
+
 /// Reads the end of a log of `len` bytes and finds where its chain continues.
-/// Reads a longer tail while needed, up to [`TAIL_LIMIT`].
+/// Reads a longer tail while needed, up to [`TAIL_LIMIT`]. A log whose end is
+/// not text records and whose start is compact frames is [`Error::CompactLog`].
 pub(crate) fn read_tail<R: Read + Seek>(
+    file: &mut R,
+    len: u64,
+    path: &Path,
+    check: Check<'_>,
+) -> Result<Tail, Error> {
+    read_text_tail(file, len, path, check).map_err(|e| match e {
+        Error::LastRecord { .. } | Error::MalformedTail { .. } | Error::TailTooLong { .. }
+            if starts_compact(file) =>
+        {
+            Error::CompactLog {
+                path: path.to_path_buf(),
+            }
+        }
+        e => e,
+    })
+}
+
+/// True if the first bytes of `file` are compact frames
+/// ([`looks_compact`](crate::compact::looks_compact)); false if they cannot be read.
+fn starts_compact<R: Read + Seek>(file: &mut R) -> bool {
+    let mut prefix = Vec::new();
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.take(SNIFF).read_to_end(&mut prefix))
+        .is_ok_and(|_| crate::compact::looks_compact(&prefix))
+}
+
+/// [`read_tail`] for text records.
+fn read_text_tail<R: Read + Seek>(
     file: &mut R,
     len: u64,
     path: &Path,

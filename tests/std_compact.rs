@@ -432,6 +432,23 @@ fn a_text_log_is_not_opened_as_compact() {
 }
 
 #[test]
+fn a_compact_log_is_not_opened_as_text_and_says_it_is_compact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.ilc");
+    let log = CompactLog::open(&path).unwrap();
+    for i in 0..40 {
+        log.append(Level::Info, format_args!("compact {i}"))
+            .unwrap();
+    }
+    log.close().unwrap();
+    let before = fs::read(&path).unwrap();
+    let err = LogFile::open(&path).unwrap_err();
+    assert!(matches!(err, Error::CompactLog { .. }), "{err}");
+    assert!(err.to_string().contains("open_compact"), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), before);
+}
+
+#[test]
 fn a_file_of_other_frames_is_not_opened_as_compact() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("other.gz");
