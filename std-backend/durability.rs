@@ -8,7 +8,7 @@ use std::str::FromStr;
 /// | | handed to the OS | on disk (survives power loss) |
 /// | --- | --- | --- |
 /// | `Flush` | before append returns | when the OS writes it back |
-/// | `Buffered` | by size or time, on `flush()` and on drop | when the OS writes it back |
+/// | `Buffered` | by size (by the log's writer thread) or time, on `flush()` and on drop | when the OS writes it back |
 /// | `Sync` | before append returns | before append returns |
 ///
 /// A record handed to the OS survives a crash of the process; only `Sync`
@@ -23,7 +23,24 @@ pub enum Durability {
     /// Records collect in memory and are handed to the OS when the buffer
     /// fills, when the flush interval has passed (a background thread sees to
     /// it), on [`flush`](crate::std_backend::LogFile::flush), and on drop.
-    /// Fastest; a process crash loses the records still in memory.
+    /// Fastest: a full buffer goes to the log's writer thread, which makes
+    /// the `write(2)` while appenders go on staging records (on another
+    /// core). At most two full buffers are with it at once; an appender
+    /// that fills a third waits for one to be written (nothing is dropped).
+    ///
+    /// A process crash loses the records still in memory: those staged (up
+    /// to one buffer) and those with the writer thread (up to two buffers),
+    /// so at most three buffers' worth (3 × 64 KiB by default; each buffer
+    /// may exceed its size by one record per appending thread). `flush`,
+    /// `sync`, `close`, a rotation and a tree head first wait for the writer
+    /// thread, and see every record appended.
+    ///
+    /// If a write of the writer thread fails, nothing is lost: the file is
+    /// cut back to its length before the write, and its records (and those
+    /// handed over after them) are staged again, unwritten. The next append
+    /// or flush hands them to the OS itself first; if that fails too, it
+    /// returns the error (an append's own record is then not taken: nothing
+    /// of it is written) and the records stay staged for the next one.
     Buffered,
     /// Each record is on disk (`fdatasync`) before append returns. Threads
     /// appending at the same time share one `fdatasync` (group commit).

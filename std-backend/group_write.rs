@@ -36,13 +36,15 @@
 //! The pen is held by whatever writes when group writes are in use (`Flush`
 //! and `Sync`): a group write, a flush, a rotation (these two under the
 //! chain's lock), and by a tree head, which must not see a group write half
-//! done. `Buffered` appenders never make group writes, and write their
-//! batches under the chain's lock alone. Lock order: the pen, then the
-//! chain's lock.
+//! done. `Buffered` appenders never make group writes: they hand a full
+//! staging buffer to the log's writer thread (`handoff`), holding the pen
+//! while they do; whatever takes the pen through `Shared::pen` waits for the
+//! writer thread's batches to be written first. Lock order: the pen, then
+//! the chain's lock.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 /// Shared between the appenders of one log.
 #[derive(Debug, Default)]
@@ -86,6 +88,16 @@ impl GroupWrite {
     pub(crate) fn pen(&self) -> MutexGuard<'_, ()> {
         // Nothing panics while holding it.
         self.pen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The pen if it is free now (`None` if another holds it): may be tried
+    /// while holding the chain's lock, as it never waits.
+    pub(crate) fn try_pen(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.pen.try_lock() {
+            Ok(pen) => Some(pen),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Notes that every record up to `ticket` has been handed to the OS (by
