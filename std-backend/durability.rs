@@ -25,15 +25,16 @@ pub enum Durability {
     /// it), on [`flush`](crate::std_backend::LogFile::flush), and on drop.
     /// Fastest: a full buffer goes to the log's writer thread, which makes
     /// the `write(2)` while appenders go on staging records (on another
-    /// core). At most two full buffers are with it at once; an appender
-    /// that fills a third waits for one to be written (nothing is dropped).
+    /// core). While it writes one batch, staging may grow to twice the
+    /// buffer; beyond that, appenders wait for the write (nothing is
+    /// dropped).
     ///
-    /// A process crash loses the records still in memory: those staged (up
-    /// to one buffer) and those with the writer thread (up to two buffers),
-    /// so at most three buffers' worth (3 × 64 KiB by default; each buffer
-    /// may exceed its size by one record per appending thread). `flush`,
-    /// `sync`, `close`, a rotation and a tree head first wait for the writer
-    /// thread, and see every record appended.
+    /// A process crash loses the records still in memory: those staged and
+    /// the batch with the writer thread, up to twice the buffer each, so at
+    /// most four buffers' worth (4 × 64 KiB by default, plus one record per
+    /// appending thread); before the writer thread, at most one buffer.
+    /// `flush`, `sync`, `close`, a rotation and a tree head first wait for
+    /// the writer thread, and see every record appended.
     ///
     /// If a write of the writer thread fails, nothing is lost: the file is
     /// cut back to its length before the write, and its records (and those

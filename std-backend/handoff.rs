@@ -2,11 +2,12 @@
 //! buffers, and go on staging while it makes the `write(2)`, on the other
 //! core.
 //!
-//! At most [`IN_FLIGHT`] batches are handed over and not yet written: an
-//! appender that fills staging while they are waits for one to be written
-//! (back-pressure; nothing is dropped). The buffers go round (staging, in
-//! flight, back to the appender's spares), so none is allocated once the
-//! first few have grown.
+//! At most [`IN_FLIGHT`] batches are handed over and not yet written: the
+//! appender that fills staging meanwhile waits for one to be written,
+//! holding the pen, and the others go on staging up to
+//! `shared::STAGING_LIMIT` buffers, then wait too (back-pressure; nothing is
+//! dropped). The buffers go round (staging, in flight, back to the
+//! appender's spares), so none is allocated once the first few have grown.
 //!
 //! A batch is handed over holding the pen (taken before the chain's lock),
 //! and [`Handoff::drain`] waits, holding the pen, until none is in flight:
@@ -23,10 +24,11 @@ use std::thread::{self, JoinHandle};
 use super::appender::Batch;
 use super::shared::Shared;
 
-/// The most batches handed to the writer thread and not yet written: one
-/// being written, one waiting. With more, the records a crash loses grow and
-/// nothing is gained on two cores (the writer keeps up with one waiting).
-pub(crate) const IN_FLIGHT: usize = 2;
+/// The most batches handed to the writer thread and not yet written: the
+/// one it writes. Meanwhile staging fills (up to `shared::STAGING_LIMIT`
+/// buffers); a `write(2)` of 64 KiB takes less time than staging as much,
+/// so more in flight would only add to what a crash loses.
+pub(crate) const IN_FLIGHT: usize = 1;
 
 /// The batches handed over, shared by the appenders and the writer thread.
 #[derive(Debug)]
@@ -121,24 +123,48 @@ impl Handoff {
         }
     }
 
-    /// The writer thread's next batch; `None` once closed and empty.
+    /// The writer thread's next batch, once no other write is under way;
+    /// `None` once closed and empty.
     fn next(&self) -> Option<Batch> {
         let mut queue = self.queue();
-        queue.writing = false;
-        self.done.notify_all();
         loop {
-            if let Some(batch) = queue.waiting.pop_front() {
-                queue.writing = true;
-                return Some(batch);
-            }
-            if queue.closed {
-                return None;
+            if !queue.writing {
+                if let Some(batch) = queue.waiting.pop_front() {
+                    queue.writing = true;
+                    return Some(batch);
+                }
+                if queue.closed {
+                    return None;
+                }
             }
             queue = self
                 .work
                 .wait(queue)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// The oldest batch handed over, if no write is under way: an appender
+    /// that finds no room writes it itself instead of waiting for the
+    /// writer thread to be scheduled (on a busy machine, or among hundreds
+    /// of appending threads, that can take longer than staging a buffer).
+    /// Then [`finished`](Self::finished).
+    pub(crate) fn steal(&self) -> Option<Batch> {
+        let mut queue = self.queue();
+        if queue.writing {
+            return None;
+        }
+        let batch = queue.waiting.pop_front()?;
+        queue.writing = true;
+        Some(batch)
+    }
+
+    /// The batch taken by [`next`](Self::next) or [`steal`](Self::steal) is
+    /// written (or staged again).
+    pub(crate) fn finished(&self) {
+        self.queue().writing = false;
+        self.done.notify_all();
+        self.work.notify_one();
     }
 
     /// The batches handed over after the one whose write just failed: they
@@ -172,6 +198,7 @@ impl Writer {
             .spawn(move || {
                 while let Some(batch) = theirs.handoff.next() {
                     theirs.write_handed(batch);
+                    theirs.handoff.finished();
                 }
             })?;
         Ok(Writer {

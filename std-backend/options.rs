@@ -106,9 +106,10 @@ impl OpenOptions {
     }
 
     /// For [`Durability::Buffered`]: records are handed to the OS once
-    /// `bytes` are waiting (by the log's writer thread, up to two such
-    /// buffers at once: a crash loses at most three buffers' worth), and at
-    /// least every `interval` (an interval of 0 means every millisecond).
+    /// `bytes` are waiting (by the log's writer thread; staging may grow to
+    /// twice `bytes` while it writes: a crash loses at most four times
+    /// `bytes`), and at least every `interval` (an interval of 0 means every
+    /// millisecond).
     pub fn buffer(&mut self, bytes: usize, interval: Duration) -> &mut Self {
         self.buffer_size = bytes;
         self.flush_interval = interval.max(Duration::from_millis(1));

@@ -568,8 +568,8 @@ fn appenders_wait_for_room_while_the_writer_thread_is_held_and_lose_nothing() {
             }
         });
         told.recv().unwrap();
-        // With the first write held, one more batch may wait for the thread
-        // and staging fill once more: then the appender waits for room.
+        // With the first write held, staging fills up to twice its buffer:
+        // then the appender waits for room.
         until(|| seq(&log).unwrap_or(0) as usize >= 2 * BUFFER / record);
         for _ in 0..1000 {
             thread::yield_now();
@@ -582,8 +582,11 @@ fn appenders_wait_for_room_while_the_writer_thread_is_held_and_lose_nothing() {
     log.close().unwrap();
     intact(&path);
     assert_eq!(messages(&path), numbered(0..=total));
-    // Each write of the thread is one staging buffer.
+    // Each write of the thread is at most twice the staging buffer.
     let sizes = fs.sizes();
-    assert!(sizes.len() >= 18, "{sizes:?}");
-    assert!(sizes.iter().all(|&s| s < BUFFER + 2 * record), "{sizes:?}");
+    assert!(sizes.len() >= 10, "{sizes:?}");
+    assert!(
+        sizes.iter().all(|&s| s < 2 * BUFFER + 2 * record),
+        "{sizes:?}"
+    );
 }
