@@ -23,25 +23,28 @@ pub enum Durability {
     /// Records collect in memory and are handed to the OS when the buffer
     /// fills, when the flush interval has passed (a background thread sees to
     /// it), on [`flush`](crate::std_backend::LogFile::flush), and on drop.
-    /// Fastest: a full buffer goes to the log's writer thread, which makes
-    /// the `write(2)` while appenders go on staging records (on another
-    /// core). While it writes one batch, staging may grow to twice the
-    /// buffer; beyond that, appenders wait for the write (nothing is
-    /// dropped).
+    /// Fastest: a full buffer of a plain log goes to the log's writer
+    /// thread, which makes the `write(2)` while appenders go on staging
+    /// records (on another core). While it writes one batch, staging may
+    /// grow to twice the buffer; beyond that, appenders wait for the write
+    /// (nothing is dropped). A keyed log writes its full buffer on the
+    /// appending thread, under the lock, as before.
     ///
     /// A process crash loses the records still in memory: those staged and
     /// the batch with the writer thread, up to twice the buffer each, so at
     /// most four buffers' worth (4 × 64 KiB by default, plus one record per
-    /// appending thread); before the writer thread, at most one buffer.
-    /// `flush`, `sync`, `close`, a rotation and a tree head first wait for
-    /// the writer thread, and see every record appended.
+    /// appending thread; a keyed log, one buffer). `flush`, `sync`, `close`,
+    /// a rotation and a tree head first wait for the writer thread, and see
+    /// every record appended.
     ///
     /// If a write of the writer thread fails, nothing is lost: the file is
-    /// cut back to its length before the write, and its records (and those
-    /// handed over after them) are staged again, unwritten. The next append
-    /// or flush hands them to the OS itself first; if that fails too, it
-    /// returns the error (an append's own record is then not taken: nothing
-    /// of it is written) and the records stay staged for the next one.
+    /// cut back to its length before the write, and its records are staged
+    /// again, unwritten. The next append or flush hands them to the OS
+    /// itself first; if that fails too, it returns the error (an append's
+    /// own record is then not taken: nothing of it is written) and the
+    /// records stay staged for the next one. (A keyed log's failed write
+    /// is returned to the append that filled staging, whose record is not
+    /// taken; the records before it stay staged.)
     Buffered,
     /// Each record is on disk (`fdatasync`) before append returns. Threads
     /// appending at the same time share one `fdatasync` (group commit).

@@ -6,7 +6,8 @@
 //! lock, lets go of it, and waits until a group write (`group_write`) has
 //! handed its record to the OS; a keyed log's key file follows once per
 //! write, not once per record. With `Buffered`, the appender that fills
-//! staging hands it to the log's writer thread (`handoff`) and returns.
+//! staging hands it to the log's writer thread (`handoff`) and returns (a
+//! keyed log's writes it under the lock).
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -177,6 +178,7 @@ impl Shared {
             self.hand_over(&mut state)?;
         }
         let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
+        let mark = state.appender.mark();
         let head = match state
             .appender
             .stage(draft, SystemClock::timestamp(now), unlogged)
@@ -192,10 +194,22 @@ impl Shared {
         if let Some(rotor) = state.rotor.as_mut() {
             rotor.appended(head, now);
         }
-        if buffered {
-            if state.appender.staged_bytes() >= self.buffer_size {
+        if buffered && state.appender.staged_bytes() >= self.buffer_size {
+            if state.appender.seal().is_none() {
                 self.hand_off(state, pen);
+                return Ok(head);
             }
+            // A keyed log writes under the lock, as its key file follows each
+            // batch and may lag one batch (at most `batch_limit`) behind.
+            if let Err(e) = self.write(&mut state) {
+                // Nothing of the record stays: not in the file, not staged.
+                state.appender.unstage(mark);
+                self.unlogged.fetch_add(unlogged, Ordering::Relaxed);
+                return Err(e);
+            }
+            self.keep_key(&mut state)?;
+        }
+        if buffered {
             return Ok(head);
         }
         state.appender.wait_for_newest();

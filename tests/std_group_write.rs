@@ -492,34 +492,50 @@ fn a_write_that_keeps_failing_is_met_by_the_flush_and_the_next_append_only() {
 }
 
 #[test]
-fn a_keyed_log_keeps_its_key_in_step_through_the_writer_thread_and_a_failed_write() {
+fn a_keyed_buffered_log_writes_on_the_appending_thread_and_refuses_only_the_filler() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keyed.log");
     let (verify, seal) = (dir.path().join("verify.key"), dir.path().join("seal.key"));
     create_key_pair(&verify, &seal).unwrap();
-    let (fs, told, go) = GateFs::new();
+    let (fs, _told, _go) = GateFs::new();
     let log = open_buffered(&path, &fs, Some(&seal), false);
-    let (record, _) = first_flushed(&log, &path);
-    fs.arm(&[Plan::HoldThenFail]);
-    let count = fill_once(&log, &told, record);
-    go.send(()).unwrap();
-    log.flush().unwrap();
-    // Then a batch written by the thread (not held).
-    fs.arm(&[Plan::Hold]);
-    let more = fill_once(&log, &told, record);
-    go.send(()).unwrap();
+    let (record, kept) = first_flushed(&log, &path);
+    // The append that fills staging writes it, and fails.
+    fs.arm(&[Plan::Fail]);
+    let count = BUFFER / record + 2;
+    let mut refused = Vec::new();
+    for i in 1..=count {
+        let result = log.append(Level::Info, format_args!("{}", message(i)));
+        if result.is_err() {
+            assert!(is_write_error(&result), "{result:?}");
+            refused.push(i);
+        }
+    }
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(
+        fs.sizes().len(),
+        2,
+        "the failed write, then the next append's"
+    );
+    assert!(std::fs::read(&path).unwrap().starts_with(&kept));
     drop(log);
     // The key file is in step: the log reopens and goes on sealing.
     let log = open_buffered(&path, &fs, Some(&seal), false);
     log.append(Level::Info, format_args!("reopened")).unwrap();
     log.close().unwrap();
+    let mut expected: Vec<String> = (0..=count)
+        .filter(|i| !refused.contains(i))
+        .map(message)
+        .collect();
+    expected.push("reopened".into());
+    assert_eq!(messages(&path)[1..], expected);
     let key = immutable_log::std_backend::read_verify_key(&verify).unwrap();
     let text = std::fs::read(&path).unwrap();
     let mut buf = vec![0u8; 1 << 17];
     let mut verifier =
         immutable_log::Verifier::keyed(&mut buf, immutable_log::Options::default(), key);
     verifier.feed(&text).unwrap();
-    let records = 1 + (1 + count) + more + 1; // chain start, 0..=count, 1..=more, reopened
+    let records = 1 + expected.len(); // chain start and the rest
     assert!(
         matches!(verifier.finish(), immutable_log::Verdict::Intact(r) if r.records == records as u64)
     );
