@@ -27,8 +27,10 @@ pub enum Durability {
     /// thread, which makes the `write(2)` while appenders go on staging
     /// records (on another core). While it writes one batch, staging may
     /// grow to twice the buffer; beyond that, appenders wait for the write
-    /// (nothing is dropped). A keyed log writes its full buffer on the
-    /// appending thread, under the lock, as before.
+    /// (nothing is dropped). A keyed log, and a log with a buffer under
+    /// 4 KiB, write their full buffer on the appending thread, under the
+    /// lock, as before (a buffer smaller than a record hands each record to
+    /// the OS before its append returns).
     ///
     /// A process crash loses the records still in memory: those staged and
     /// the batch with the writer thread, up to twice the buffer each, so at
@@ -42,9 +44,9 @@ pub enum Durability {
     /// again, unwritten. The next append or flush hands them to the OS
     /// itself first; if that fails too, it returns the error (an append's
     /// own record is then not taken: nothing of it is written) and the
-    /// records stay staged for the next one. (A keyed log's failed write
-    /// is returned to the append that filled staging, whose record is not
-    /// taken; the records before it stay staged.)
+    /// records stay staged for the next one. (A failed write on the
+    /// appending thread is returned to the append that filled staging, whose
+    /// record is not taken; the records before it stay staged.)
     Buffered,
     /// Each record is on disk (`fdatasync`) before append returns. Threads
     /// appending at the same time share one `fdatasync` (group commit).

@@ -1,7 +1,8 @@
 //! The log's writer thread (`Buffered`, plain logs): appenders hand it full
 //! staging buffers, and go on staging while it makes the `write(2)`, on the
 //! other core. (A keyed log writes on the appending thread, under the lock:
-//! its key file follows each batch, and a batch stays within `batch_limit`.)
+//! its key file follows each batch, and a batch stays within `batch_limit`;
+//! so does a log with a buffer under `shared::HANDOFF_MIN`.)
 //!
 //! At most [`IN_FLIGHT`] batches are handed over and not yet written: the
 //! appender that fills staging meanwhile waits for one to be written,

@@ -35,6 +35,13 @@ use crate::{Draft, Head};
 /// thread).
 pub(crate) const STAGING_LIMIT: usize = 2;
 
+/// The smallest buffer (`Buffered`) whose full batches go to the writer
+/// thread: a smaller one is written by the appending thread, under the lock,
+/// as before the thread (a buffer smaller than a record hands each record
+/// to the OS before its append returns; a write of a few records gains
+/// nothing on another thread).
+pub(crate) const HANDOFF_MIN: usize = 4096;
+
 /// What the handler's lock guards.
 pub(crate) struct State {
     /// The chain, and the records staged for the file.
@@ -195,12 +202,13 @@ impl Shared {
             rotor.appended(head, now);
         }
         if buffered && state.appender.staged_bytes() >= self.buffer_size {
-            if state.appender.seal().is_none() {
+            if state.appender.seal().is_none() && self.buffer_size >= HANDOFF_MIN {
                 self.hand_off(state, pen);
                 return Ok(head);
             }
             // A keyed log writes under the lock, as its key file follows each
-            // batch and may lag one batch (at most `batch_limit`) behind.
+            // batch and may lag one batch (at most `batch_limit`) behind; so
+            // does a log with a buffer under `HANDOFF_MIN`.
             if let Err(e) = self.write(&mut state) {
                 // Nothing of the record stays: not in the file, not staged.
                 state.appender.unstage(mark);
