@@ -10,7 +10,6 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::handoff::IN_FLIGHT;
 use super::recovery_fs::RecoveryFs;
 use super::tree_edge::{staged_in, Staged, TreeUnknown, TreeWorker, WriterTree};
 use super::{Error, Step, RECORD_CAPACITY};
@@ -79,16 +78,8 @@ pub(crate) struct Appender {
     staged_unlogged: u64,
     /// Staged records whose appenders wait for them to be handed to the OS.
     staged_waiters: u64,
-    /// The buffers staging moves to when a batch takes the staged bytes
-    /// (batches give theirs back once written).
-    spares: Vec<Vec<u8>>,
-    /// Bytes taken out of staging in batches not yet written: they follow
-    /// `len` in the file.
-    taken: u64,
-    /// A write of the writer thread (`Buffered`) failed: its records, and
-    /// those handed over after them, are staged again, and are handed over
-    /// (under the chain's lock) before any record is staged after them.
-    write_failed: bool,
+    /// The buffer staging moves to when a batch takes the staged bytes.
+    spare: Vec<u8>,
     /// A failure that could not be undone; nothing more is written.
     broken: Option<Step>,
     /// The tree of the file's records handed over (`keep_tree`), or why not.
@@ -97,8 +88,8 @@ pub(crate) struct Appender {
     /// digests, and what the first states.
     leaves: Vec<Hash>,
     leaves_first: Option<Hash>,
-    /// The leaves' buffers batches give back, for the next batches.
-    leaves_spares: Vec<Vec<Hash>>,
+    /// The leaves' buffer a batch gives back, for the next batch.
+    leaves_spare: Vec<Hash>,
 }
 
 impl Appender {
@@ -121,14 +112,12 @@ impl Appender {
             base,
             staged_unlogged: 0,
             staged_waiters: 0,
-            spares: Vec::with_capacity(SPARES),
-            taken: 0,
-            write_failed: false,
+            spare: Vec::new(),
             broken: None,
             tree: Err(TreeUnknown::NotKept),
             leaves: Vec::new(),
             leaves_first: None,
-            leaves_spares: Vec::with_capacity(SPARES),
+            leaves_spare: Vec::new(),
         }
     }
 
@@ -311,9 +300,8 @@ impl Appender {
         if self.staged_bytes() == 0 {
             return None;
         }
-        let spare = self.spares.pop().unwrap_or_default();
+        let spare = std::mem::take(&mut self.spare);
         let bytes = std::mem::replace(self.writer.sink_mut(), spare);
-        self.taken += bytes.len() as u64;
         let next = Mark {
             bytes: 0,
             head: self.head(),
@@ -325,7 +313,7 @@ impl Appender {
         let base = std::mem::replace(&mut self.base, next);
         let waiters = std::mem::take(&mut self.staged_waiters);
         let unlogged = std::mem::take(&mut self.staged_unlogged);
-        let spare = self.leaves_spares.pop().unwrap_or_default();
+        let spare = std::mem::take(&mut self.leaves_spare);
         Some(Batch {
             bytes,
             file: Arc::clone(file),
@@ -347,67 +335,13 @@ impl Appender {
     pub(crate) fn batch_written(&mut self, batch: Batch) {
         let mut bytes = batch.bytes;
         self.len += bytes.len() as u64;
-        self.taken = self.taken.saturating_sub(bytes.len() as u64);
         self.handed = self.handed.max(batch.last);
         bytes.clear();
-        keep_spare(&mut self.spares, bytes);
+        self.spare = bytes;
         let mut leaves = batch.leaves;
         self.tree_handed(&leaves, batch.leaves_first, batch.leaves_last);
         leaves.clear();
-        keep_spare(&mut self.leaves_spares, leaves);
-    }
-
-    /// Puts a batch that was not written back in front of staging, as if it
-    /// had never been taken: its records (and their `unlogged` counts and
-    /// leaves) are staged again, before those staged since. Batches taken
-    /// after it must be put back first (newest first).
-    pub(crate) fn unbatch(&mut self, batch: Batch) {
-        let Batch {
-            mut bytes,
-            base,
-            mut leaves,
-            leaves_first,
-            ..
-        } = batch;
-        self.taken = self.taken.saturating_sub(bytes.len() as u64);
-        bytes.extend_from_slice(self.writer.sink());
-        let mut after = std::mem::replace(self.writer.sink_mut(), bytes);
-        after.clear();
-        keep_spare(&mut self.spares, after);
-        leaves.extend_from_slice(&self.leaves);
-        let mut after = std::mem::replace(&mut self.leaves, leaves);
-        after.clear();
-        keep_spare(&mut self.leaves_spares, after);
-        if leaves_first.is_some() {
-            self.leaves_first = leaves_first;
-        }
-        self.staged_unlogged = self.staged_unlogged.saturating_add(base.unlogged);
-        self.staged_waiters += base.waiters;
-        self.base = Mark {
-            unlogged: 0,
-            waiters: 0,
-            leaves: 0,
-            ..base
-        };
-    }
-
-    /// Notes that a write of the writer thread failed (its batches were put
-    /// back with [`unbatch`](Self::unbatch)): staging is handed over under
-    /// the chain's lock before anything more is staged.
-    pub(crate) fn set_write_failed(&mut self) {
-        self.write_failed = true;
-    }
-
-    /// Whether a write of the writer thread failed and its records, staged
-    /// again, have not been handed over since.
-    pub(crate) fn write_failed(&self) -> bool {
-        self.write_failed
-    }
-
-    /// Bytes in batches taken out of staging and not yet written: the file
-    /// will be `len + in_flight + staged` long.
-    pub(crate) fn in_flight_bytes(&self) -> u64 {
-        self.taken
+        self.leaves_spare = leaves;
     }
 
     /// Records whose leaves these are (`first` and `last` what the first
@@ -438,7 +372,6 @@ impl Appender {
         };
         let mut bytes = std::mem::take(self.writer.sink_mut());
         bytes.clear();
-        self.taken = self.taken.saturating_sub(batch.bytes.len() as u64);
         let base = Mark {
             unlogged: 0,
             waiters: 0,
@@ -511,7 +444,6 @@ impl Appender {
     ) -> io::Result<u64> {
         let bytes = self.writer.sink();
         if bytes.is_empty() {
-            self.write_failed = false;
             return Ok(self.handed);
         }
         if let Err(e) = fs.write_all(file, bytes) {
@@ -523,7 +455,6 @@ impl Appender {
         self.len += bytes.len() as u64;
         self.writer.sink_mut().clear();
         self.handed = self.staged;
-        self.write_failed = false;
         self.base = Mark {
             bytes: 0,
             unlogged: 0,
@@ -539,17 +470,6 @@ impl Appender {
         self.leaves = leaves;
         self.leaves.clear();
         Ok(self.handed)
-    }
-}
-
-/// The most spare buffers kept: one for staging and one for each batch in
-/// flight ([`IN_FLIGHT`]).
-const SPARES: usize = IN_FLIGHT + 1;
-
-/// Keeps a buffer given back for reuse, unless enough are kept.
-fn keep_spare<T>(spares: &mut Vec<Vec<T>>, buffer: Vec<T>) {
-    if spares.len() < SPARES {
-        spares.push(buffer);
     }
 }
 

@@ -8,7 +8,7 @@ use std::str::FromStr;
 /// | | handed to the OS | on disk (survives power loss) |
 /// | --- | --- | --- |
 /// | `Flush` | before append returns | when the OS writes it back |
-/// | `Buffered` | by size (by the log's writer thread) or time, on `flush()` and on drop | when the OS writes it back |
+/// | `Buffered` | by size or time, on `flush()` and on drop | when the OS writes it back |
 /// | `Sync` | before append returns | before append returns |
 ///
 /// A record handed to the OS survives a crash of the process; only `Sync`
@@ -23,30 +23,7 @@ pub enum Durability {
     /// Records collect in memory and are handed to the OS when the buffer
     /// fills, when the flush interval has passed (a background thread sees to
     /// it), on [`flush`](crate::std_backend::LogFile::flush), and on drop.
-    /// Fastest: a full buffer of a plain log goes to the log's writer
-    /// thread, which makes the `write(2)` while appenders go on staging
-    /// records (on another core). While it writes one batch, staging may
-    /// grow to twice the buffer; beyond that, appenders wait for the write
-    /// (nothing is dropped). A keyed log, and a log with a buffer under
-    /// 4 KiB, write their full buffer on the appending thread, under the
-    /// lock, as before (a buffer smaller than a record hands each record to
-    /// the OS before its append returns).
-    ///
-    /// A process crash loses the records still in memory: those staged and
-    /// the batch with the writer thread, up to twice the buffer each, so at
-    /// most four buffers' worth (4 × 64 KiB by default, plus one record per
-    /// appending thread; a keyed log, one buffer). `flush`, `sync`, `close`,
-    /// a rotation and a tree head first wait for the writer thread, and see
-    /// every record appended.
-    ///
-    /// If a write of the writer thread fails, nothing is lost: the file is
-    /// cut back to its length before the write, and its records are staged
-    /// again, unwritten. The next append or flush hands them to the OS
-    /// itself first; if that fails too, it returns the error (an append's
-    /// own record is then not taken: nothing of it is written) and the
-    /// records stay staged for the next one. (A failed write on the
-    /// appending thread is returned to the append that filled staging, whose
-    /// record is not taken; the records before it stay staged.)
+    /// Fastest; a process crash loses the records still in memory.
     Buffered,
     /// Each record is on disk (`fdatasync`) before append returns. Threads
     /// appending at the same time share one `fdatasync` (group commit).

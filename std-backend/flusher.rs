@@ -1,20 +1,15 @@
-//! The background thread that hands buffered records to the OS on time; it
-//! owns the log's writer thread too, and stops it after itself.
+//! The background thread that hands buffered records to the OS on time.
 
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use super::handoff::Writer;
-
 /// Runs a flush every interval until stopped (on drop at the latest).
 #[derive(Debug)]
 pub(crate) struct Flusher {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<()>>,
-    /// The log's writer thread, stopped after the flusher.
-    writer: Option<Writer>,
 }
 
 impl Flusher {
@@ -43,15 +38,7 @@ impl Flusher {
         Ok(Flusher {
             stop,
             thread: Some(thread),
-            writer: None,
         })
-    }
-
-    /// Stops `writer` too, after this thread (it writes what it was handed
-    /// first).
-    pub(crate) fn with_writer(mut self, writer: Writer) -> Flusher {
-        self.writer = Some(writer);
-        self
     }
 
     /// Stops the thread and waits for it to end.
@@ -62,9 +49,6 @@ impl Flusher {
         if let Some(thread) = self.thread.take() {
             // A panic in the thread has nothing left to tell us.
             let _ = thread.join();
-        }
-        if let Some(mut writer) = self.writer.take() {
-            writer.stop();
         }
     }
 }

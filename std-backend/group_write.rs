@@ -29,6 +29,24 @@
 //! before queueing for the pen: medians of 10 alternated runs 5% faster at
 //! 500 threads, 6% slower at 8, with 1000 looks slower at 8 still.)
 //!
+//! (`Buffered`, 2026-11-27, not landed: a writer thread of the log's own,
+//! taking full 64 KiB staging buffers from the appenders (at most one batch
+//! in flight, staging up to twice the buffer meanwhile, back-pressure
+//! beyond; an appender that found the batch not yet taken wrote it itself;
+//! a failed write cut back and staged again). In four sessions of 7
+//! alternated runs of `immutable-log-compare run log-buffered T N` against
+//! the base build (medians, time new / base): 1 thread 0.98, 0.93, 0.99,
+//! 1.03; 8 threads 0.86, 0.91, 1.00, 1.00; 500 threads 0.94, 0.99, 1.06,
+//! 1.01 (load averages ~5, ~5, ~2, ~6): no gain that held. The appending
+//! thread lost its `write(2)` (perf: no kernel write path left in it, the
+//! writer thread 11% of the samples) but not its time: what is left per
+//! record is building it (and, presumably, the buffers now cross cores).
+//! With two batches in flight and every appender queued on the pen while
+//! one waited for room, 500 threads took 1.47x the time (load ~10; woken
+//! one by one). An appender writing its own batch outside the chain's lock,
+//! holding the pen, was slower still: 1.07, 1.08, 1.10. The code is in this
+//! branch's history, `3bbff69`..`3dcac6f`.)
+//!
 //! A write that fails takes its records back, and every record staged after
 //! them (they are chained to them): their tickets are noted as lost, with the
 //! error, and each of their appenders hears it once.
@@ -36,15 +54,13 @@
 //! The pen is held by whatever writes when group writes are in use (`Flush`
 //! and `Sync`): a group write, a flush, a rotation (these two under the
 //! chain's lock), and by a tree head, which must not see a group write half
-//! done. `Buffered` appenders never make group writes: they hand a full
-//! staging buffer to the log's writer thread (`handoff`), holding the pen
-//! while they do; whatever takes the pen through `Shared::pen` waits for the
-//! writer thread's batches to be written first. Lock order: the pen, then
-//! the chain's lock.
+//! done. `Buffered` appenders never make group writes, and write their
+//! batches under the chain's lock alone. Lock order: the pen, then the
+//! chain's lock.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Shared between the appenders of one log.
 #[derive(Debug, Default)]
@@ -88,16 +104,6 @@ impl GroupWrite {
     pub(crate) fn pen(&self) -> MutexGuard<'_, ()> {
         // Nothing panics while holding it.
         self.pen.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The pen if it is free now (`None` if another holds it): may be tried
-    /// while holding the chain's lock, as it never waits.
-    pub(crate) fn try_pen(&self) -> Option<MutexGuard<'_, ()>> {
-        match self.pen.try_lock() {
-            Ok(pen) => Some(pen),
-            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
-            Err(TryLockError::WouldBlock) => None,
-        }
     }
 
     /// Notes that every record up to `ticket` has been handed to the OS (by

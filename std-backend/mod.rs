@@ -46,7 +46,6 @@
 //! | `group_write` | concurrent appenders share one `write(2)`, outside the chain's lock |
 //! | `keys` | key files of keyed chains: [`create_key_pair`], [`read_seal_key`] |
 //! | `flusher` | the background flush of [`Durability::Buffered`] |
-//! | `handoff` | the writer thread of [`Durability::Buffered`]: full staging buffers, written on another core |
 //! | `scratch` | a record buffer per thread, formatted outside the lock |
 //! | `format` | message text: [`Format`], the seed's [`SeedFormat`] |
 //! | `clock` | [`SystemClock`] |
@@ -76,7 +75,6 @@ mod flusher;
 mod format;
 mod group_commit;
 mod group_write;
-mod handoff;
 mod journal;
 mod key_store;
 mod keys;

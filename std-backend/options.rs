@@ -8,7 +8,6 @@ use std::time::{Duration, SystemTime};
 
 use super::flusher::Flusher;
 use super::format::{Format, SeedFormat};
-use super::handoff::Writer;
 use super::key_store::{KeyStore, KEYED_BATCH_LIMIT};
 use super::keys::read_seal_key;
 use super::recovery_fs::{sync_dir_of, RealFs, RecoveryFs};
@@ -106,10 +105,8 @@ impl OpenOptions {
     }
 
     /// For [`Durability::Buffered`]: records are handed to the OS once
-    /// `bytes` are waiting (by the log's writer thread; staging may grow to
-    /// twice `bytes` while it writes: a crash loses at most four times
-    /// `bytes`), and at least every `interval` (an interval of 0 means every
-    /// millisecond).
+    /// `bytes` are waiting, and at least every `interval` (an interval of 0
+    /// means every millisecond).
     pub fn buffer(&mut self, bytes: usize, interval: Duration) -> &mut Self {
         self.buffer_size = bytes;
         self.flush_interval = interval.max(Duration::from_millis(1));
@@ -230,14 +227,11 @@ impl OpenOptions {
         match self.durability {
             Durability::Buffered => {
                 let on_time = Arc::clone(shared);
-                let writer =
-                    Writer::spawn(shared).map_err(|e| Error::io(&shared.path, Step::Open, e))?;
                 let flusher = Flusher::spawn(self.flush_interval, move || {
                     // An error here is met again by the next append or flush.
                     let _ = on_time.flush();
                 })
-                .map_err(|e| Error::io(&shared.path, Step::Open, e))?
-                .with_writer(writer);
+                .map_err(|e| Error::io(&shared.path, Step::Open, e))?;
                 Ok(Some(flusher))
             }
             Durability::Flush | Durability::Sync => Ok(None),

@@ -5,9 +5,7 @@
 //! With `Flush` and `Sync`, an appender stages its record under the chain's
 //! lock, lets go of it, and waits until a group write (`group_write`) has
 //! handed its record to the OS; a keyed log's key file follows once per
-//! write, not once per record. With `Buffered`, the appender that fills
-//! staging hands it to the log's writer thread (`handoff`) and returns (a
-//! keyed log's writes it under the lock).
+//! write, not once per record.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -19,28 +17,12 @@ use super::appender::{staging_error, Appender, Batch};
 use super::format::Format;
 use super::group_commit::GroupCommit;
 use super::group_write::{GroupWrite, Unwritten};
-use super::handoff::Handoff;
 use super::key_store::KeyStore;
 use super::recovery_fs::RecoveryFs;
 use super::rotate::rotate;
 use super::rotation::Rotor;
 use super::{Durability, Error, Step, SystemClock, RECORD_CAPACITY};
 use crate::{Draft, Head};
-
-/// How many buffers' worth staging may hold (`Buffered`) while an appender
-/// waits for the writer thread to take a full one: beyond, appenders wait
-/// too. With [`handoff::IN_FLIGHT`](super::handoff::IN_FLIGHT) batches of up
-/// to this size in flight, a crash loses at most `(1 + IN_FLIGHT) *
-/// STAGING_LIMIT` buffers' worth of records (plus one record per appending
-/// thread).
-pub(crate) const STAGING_LIMIT: usize = 2;
-
-/// The smallest buffer (`Buffered`) whose full batches go to the writer
-/// thread: a smaller one is written by the appending thread, under the lock,
-/// as before the thread (a buffer smaller than a record hands each record
-/// to the OS before its append returns; a write of a few records gains
-/// nothing on another thread).
-pub(crate) const HANDOFF_MIN: usize = 4096;
 
 /// What the handler's lock guards.
 pub(crate) struct State {
@@ -66,8 +48,6 @@ pub(crate) struct Shared {
     pub(crate) group: GroupCommit,
     /// Appenders sharing writes; its pen is held by whatever writes.
     pub(crate) writes: GroupWrite,
-    /// Full staging buffers handed to the writer thread (`Buffered`).
-    pub(crate) handoff: Handoff,
     /// Records that front ends could not write, stated by the next one.
     pub(crate) unlogged: AtomicU64,
     /// What records are written through: the filesystem, or a test's fault
@@ -95,7 +75,6 @@ impl Shared {
             keys,
             group: GroupCommit::default(),
             writes: GroupWrite::default(),
-            handoff: Handoff::default(),
             unlogged: AtomicU64::new(0),
             fs,
         }
@@ -106,13 +85,9 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the pen, to write under the chain's lock (taken after it), once
-    /// every batch handed to the writer thread is written (or staged again):
-    /// with the pen, every record appended is in the file or staged.
+    /// Takes the pen, to write under the chain's lock (taken after it).
     pub(crate) fn pen(&self) -> MutexGuard<'_, ()> {
-        let pen = self.writes.pen();
-        self.handoff.drain();
-        pen
+        self.writes.pen()
     }
 
     pub(crate) fn broken(&self, step: Step) -> Error {
@@ -160,13 +135,11 @@ impl Shared {
         now: SystemTime,
     ) -> Result<Head, Error> {
         let buffered = self.durability == Durability::Buffered;
-        // A rotation writes under the lock, so it holds the pen too, and so
-        // does handing over again what a failed write of the writer thread
-        // staged again. (Declared first, dropped last: the chain's lock goes
-        // before the pen.)
+        // A rotation writes under the lock, so it holds the pen too. (Declared
+        // first, dropped last: the chain's lock goes before the pen.)
         let mut pen = None;
         let mut state = self.lock();
-        if self.rotation_due(&state, now) || state.appender.write_failed() {
+        if self.rotation_due(&state, now) {
             drop(state);
             pen = Some(self.pen());
             state = self.lock();
@@ -177,12 +150,6 @@ impl Shared {
         }
         if self.group.failed() {
             return Err(self.broken(Step::Sync));
-        }
-        if state.appender.write_failed() {
-            // The writer thread's write failed: its records are staged again,
-            // ahead of this one. They are handed over here, as they were
-            // before the thread; if that fails too, this record is not taken.
-            self.hand_over(&mut state)?;
         }
         let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
         let mark = state.appender.mark();
@@ -196,19 +163,7 @@ impl Shared {
                 return Err(staging_error(&self.path, e));
             }
         };
-        // A record a failed group write takes back is followed by one with
-        // the same `seq`: the file's first `seq` noted here stays right.
-        if let Some(rotor) = state.rotor.as_mut() {
-            rotor.appended(head, now);
-        }
         if buffered && state.appender.staged_bytes() >= self.buffer_size {
-            if state.appender.seal().is_none() && self.buffer_size >= HANDOFF_MIN {
-                self.hand_off(state, pen);
-                return Ok(head);
-            }
-            // A keyed log writes under the lock, as its key file follows each
-            // batch and may lag one batch (at most `batch_limit`) behind; so
-            // does a log with a buffer under `HANDOFF_MIN`.
             if let Err(e) = self.write(&mut state) {
                 // Nothing of the record stays: not in the file, not staged.
                 state.appender.unstage(mark);
@@ -216,6 +171,11 @@ impl Shared {
                 return Err(e);
             }
             self.keep_key(&mut state)?;
+        }
+        // A record a failed group write takes back is followed by one with
+        // the same `seq`: the file's first `seq` noted here stays right.
+        if let Some(rotor) = state.rotor.as_mut() {
+            rotor.appended(head, now);
         }
         if buffered {
             return Ok(head);
@@ -230,97 +190,6 @@ impl Shared {
             self.wait_durable(ticket, &file)?;
         }
         Ok(head)
-    }
-
-    /// Hands the full staging buffer to the writer thread (`Buffered`), once
-    /// it has room for it (back-pressure: this appender waits until fewer
-    /// than `handoff::IN_FLIGHT` batches are in flight). Takes the pen to
-    /// hand it over (unless `pen` is it): a flush, a rotation or a tree head
-    /// holding the pen sees no batch handed over meanwhile. While another
-    /// holds the pen, staging grows up to [`STAGING_LIMIT`] buffers before
-    /// appenders wait for it.
-    fn hand_off<'a>(&'a self, mut state: MutexGuard<'a, State>, pen: Option<MutexGuard<'a, ()>>) {
-        let pen = match pen.or_else(|| self.writes.try_pen()) {
-            Some(pen) => pen,
-            // Another appender holds the pen to hand staging over (or a
-            // flush, a rotation, a tree head): this one goes on, unless
-            // staging has doubled meanwhile (back-pressure). Queueing every
-            // appender on the pen instead woke them one by one, ~3 context
-            // switches a record at 500 threads.
-            None if state.appender.staged_bytes() < STAGING_LIMIT * self.buffer_size => {
-                return;
-            }
-            None => {
-                drop(state);
-                let pen = self.writes.pen();
-                state = self.lock();
-                pen
-            }
-        };
-        if !self.handoff.has_room() {
-            drop(state);
-            if let Some(batch) = self.handoff.steal() {
-                self.write_handed(batch);
-                self.handoff.finished();
-            }
-            self.handoff.wait_room();
-            state = self.lock();
-        }
-        // Meanwhile another appender may have handed staging over, or a
-        // failed write staged its records again (the next append hands them
-        // over), or the appender broke.
-        let appender = &mut state.appender;
-        if appender.staged_bytes() < self.buffer_size
-            || appender.write_failed()
-            || appender.broken().is_some()
-        {
-            return;
-        }
-        let file = Arc::clone(&state.file);
-        if let Some(batch) = state.appender.take_batch(&file) {
-            if let Some(batch) = self.handoff.hand(batch) {
-                // The thread has stopped (the handle is closing): the final
-                // flush writes it.
-                state.appender.unbatch(batch);
-            }
-        }
-        drop(state);
-        drop(pen);
-    }
-
-    /// The writer thread's part (or an appender's that found no room):
-    /// writes a batch handed over, without the
-    /// chain's lock, then notes it written (and a keyed log's key file
-    /// follows). If the write fails, the file is cut back to its length
-    /// before the batch, and the batch and those handed over after it are
-    /// staged again, unwritten: the next append (or flush) hands them over
-    /// itself, and meets the error if the write fails again. Nothing
-    /// appended is taken back.
-    pub(crate) fn write_handed(&self, batch: Batch) {
-        let written = self.fs.write_all(&batch.file, &batch.bytes);
-        let mut state = self.lock();
-        if written.is_err() {
-            if self.fs.set_len(&batch.file, state.appender.len()).is_err() {
-                state.appender.set_broken(Step::Cut);
-            }
-            for later in self.handoff.take_waiting().into_iter().rev() {
-                state.appender.unbatch(later);
-            }
-            state.appender.unbatch(batch);
-            state.appender.set_write_failed();
-            return;
-        }
-        let (last, seal, file) = (batch.last, batch.seal.clone(), Arc::clone(&batch.file));
-        state.appender.batch_written(batch);
-        self.group.written(last);
-        self.writes.written(last);
-        drop(state);
-        if let Some(seal) = seal {
-            if let Err((step, _)) = self.keys.follow(&file, &self.path, &seal) {
-                // The next append says so (`Error::Broken`).
-                self.lock().appender.set_broken(step);
-            }
-        }
     }
 
     /// Returns once the record with `ticket`, staged by the caller, is in
@@ -385,9 +254,7 @@ impl Shared {
     fn rotation_due(&self, state: &State, now: SystemTime) -> bool {
         match &state.rotor {
             Some(rotor) => rotor.due(
-                state.appender.len()
-                    + state.appender.in_flight_bytes()
-                    + state.appender.staged_bytes() as u64,
+                state.appender.len() + state.appender.staged_bytes() as u64,
                 now,
             ),
             None => false,

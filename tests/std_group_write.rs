@@ -3,7 +3,9 @@
 //! one of them hears the error, nothing already in the file is lost, and the
 //! chain's head (and a keyed log's key) goes back to where it stood. The
 //! writes go through a `RecoveryFs` that holds a chosen write until the test
-//! lets it go, and fails another: no timing.
+//! lets it go, and fails another: no timing. (And `Buffered`'s write of a
+//! full staging buffer: if it fails, only the append that filled it is
+//! refused.)
 #![cfg(feature = "std")]
 
 mod common;
@@ -366,21 +368,19 @@ fn a_tree_head_asked_during_a_group_write_counts_its_records() {
     log.close().unwrap();
 }
 
-// The writer thread (`Buffered`): the appender that fills staging hands it
-// to the log's writer thread and returns; the thread's write is held or
-// failed by the same `GateFs`.
+// `Buffered`: the append that fills staging writes it, under the lock; if
+// that write fails, only that append's record is refused.
 
 /// The buffer of the `Buffered` logs below.
 const BUFFER: usize = 4096;
 
-fn open_buffered(path: &Path, fs: &Arc<GateFs>, seal: Option<&Path>, tree: bool) -> LogFile {
+fn open_buffered(path: &Path, fs: &Arc<GateFs>, seal: Option<&Path>) -> LogFile {
     let mut options = LogFile::options();
     options
         .durability(Durability::Buffered)
         // No timed flush during a test.
         .buffer(BUFFER, std::time::Duration::from_secs(3600))
         .format(PlainFormat)
-        .keep_tree(tree)
         .recovery_fs(fs.clone());
     if let Some(seal) = seal {
         options.seal_key(seal);
@@ -410,97 +410,9 @@ fn first_flushed(log: &LogFile, path: &Path) -> (usize, Vec<u8>) {
     (kept.len() - start, kept)
 }
 
-/// Appends records 1, 2, ... until the writer thread's first write (held)
-/// has begun: enough to fill staging once (and not twice, so no appender
-/// waits for room). Returns how many were appended after the first.
-fn fill_once(log: &LogFile, told: &Receiver<()>, record: usize) -> usize {
-    let count = BUFFER / record + 2;
-    assert!(count * record < 2 * BUFFER - record, "{record}");
-    for i in 1..=count {
-        log.append(Level::Info, format_args!("{}", message(i)))
-            .unwrap();
-    }
-    told.recv().unwrap();
-    count
-}
-
-fn messages(path: &Path) -> Vec<String> {
-    records_of(path).into_iter().map(|r| r.message).collect()
-}
-
-fn numbered(range: std::ops::RangeInclusive<usize>) -> Vec<String> {
-    range.map(message).collect()
-}
-
-#[test]
-fn a_failed_write_of_the_writer_thread_loses_nothing_and_the_flush_hands_it_over() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("buffered.log");
-    let (fs, told, go) = GateFs::new();
-    let log = open_buffered(&path, &fs, None, false);
-    let (record, kept) = first_flushed(&log, &path);
-    fs.arm(&[Plan::HoldThenFail]);
-    let count = fill_once(&log, &told, record);
-    let head = log.head();
-    go.send(()).unwrap();
-    // The flush waits for the thread's write (failed: its records are
-    // staged again), then hands everything over in one write.
-    log.flush().unwrap();
-    let sizes = fs.sizes();
-    assert_eq!(sizes.len(), 2, "{sizes:?}");
-    assert!(sizes[0] >= BUFFER && sizes[1] > sizes[0], "{sizes:?}");
-    assert_eq!(log.head(), head);
-    assert!(std::fs::read(&path).unwrap().starts_with(&kept));
-    log.close().unwrap();
-    intact(&path);
-    assert_eq!(messages(&path), numbered(0..=count));
-}
-
-#[test]
-fn a_write_that_keeps_failing_is_met_by_the_flush_and_the_next_append_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("buffered.log");
-    let (fs, told, go) = GateFs::new();
-    let log = open_buffered(&path, &fs, None, false);
-    let (record, kept) = first_flushed(&log, &path);
-    fs.arm(&[Plan::HoldThenFail, Plan::Fail, Plan::Fail]);
-    let count = fill_once(&log, &told, record);
-    let head = log.head();
-    go.send(()).unwrap();
-    // The flush's own write fails too: the error, and nothing lost.
-    let flushed = log.flush();
-    assert!(
-        matches!(&flushed, Err(Error::Io { step: Step::Write, source, .. })
-            if source.kind() == io::ErrorKind::StorageFull),
-        "{flushed:?}"
-    );
-    assert_eq!(std::fs::read(&path).unwrap(), kept, "cut back");
-    assert_eq!(log.head(), head);
-    // The next append hands the staged records over first; that fails: its
-    // own record is not taken.
-    let refused = log.append(Level::Info, format_args!("refused"));
-    assert!(is_write_error(&refused), "{refused:?}");
-    assert_eq!(log.head(), head);
-    // The one after succeeds (the disk has room again): everything follows.
-    log.append(Level::Info, format_args!("after")).unwrap();
-    log.close().unwrap();
-    intact(&path);
-    let mut expected = numbered(0..=count);
-    expected.push("after".into());
-    assert_eq!(messages(&path), expected);
-    assert_eq!(fs.sizes().len(), 5, "{:?}", fs.sizes());
-}
-
-#[test]
-fn a_keyed_buffered_log_writes_on_the_appending_thread_and_refuses_only_the_filler() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("keyed.log");
-    let (verify, seal) = (dir.path().join("verify.key"), dir.path().join("seal.key"));
-    create_key_pair(&verify, &seal).unwrap();
-    let (fs, _told, _go) = GateFs::new();
-    let log = open_buffered(&path, &fs, Some(&seal), false);
-    let (record, kept) = first_flushed(&log, &path);
-    // The append that fills staging writes it, and fails.
+/// Appends records 1, 2, ... (enough to fill staging once) with the first
+/// write failing; returns how many, and which were refused.
+fn fill_with_a_failed_write(log: &LogFile, fs: &GateFs, record: usize) -> (usize, Vec<usize>) {
     fs.arm(&[Plan::Fail]);
     let count = BUFFER / record + 2;
     let mut refused = Vec::new();
@@ -511,16 +423,47 @@ fn a_keyed_buffered_log_writes_on_the_appending_thread_and_refuses_only_the_fill
             refused.push(i);
         }
     }
+    (count, refused)
+}
+
+#[test]
+fn a_failed_buffered_write_refuses_only_the_record_that_filled_staging() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("buffered.log");
+    let (fs, _told, _go) = GateFs::new();
+    let log = open_buffered(&path, &fs, None);
+    let (record, kept) = first_flushed(&log, &path);
+    let (count, refused) = fill_with_a_failed_write(&log, &fs, record);
     assert_eq!(refused.len(), 1, "{refused:?}");
-    assert_eq!(
-        fs.sizes().len(),
-        2,
-        "the failed write, then the next append's"
-    );
+    // The failed write was cut back; the next append wrote what stayed
+    // staged.
+    assert_eq!(fs.sizes().len(), 2, "{:?}", fs.sizes());
+    assert!(std::fs::read(&path).unwrap().starts_with(&kept));
+    log.close().unwrap();
+    intact(&path);
+    let messages: Vec<_> = records_of(&path).into_iter().map(|r| r.message).collect();
+    let expected: Vec<_> = (0..=count)
+        .filter(|i| !refused.contains(i))
+        .map(message)
+        .collect();
+    assert_eq!(messages, expected);
+}
+
+#[test]
+fn a_keyed_buffered_log_keeps_its_key_in_step_through_a_failed_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyed.log");
+    let (verify, seal) = (dir.path().join("verify.key"), dir.path().join("seal.key"));
+    create_key_pair(&verify, &seal).unwrap();
+    let (fs, _told, _go) = GateFs::new();
+    let log = open_buffered(&path, &fs, Some(&seal));
+    let (record, kept) = first_flushed(&log, &path);
+    let (count, refused) = fill_with_a_failed_write(&log, &fs, record);
+    assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(std::fs::read(&path).unwrap().starts_with(&kept));
     drop(log);
     // The key file is in step: the log reopens and goes on sealing.
-    let log = open_buffered(&path, &fs, Some(&seal), false);
+    let log = open_buffered(&path, &fs, Some(&seal));
     log.append(Level::Info, format_args!("reopened")).unwrap();
     log.close().unwrap();
     let mut expected: Vec<String> = (0..=count)
@@ -528,81 +471,17 @@ fn a_keyed_buffered_log_writes_on_the_appending_thread_and_refuses_only_the_fill
         .map(message)
         .collect();
     expected.push("reopened".into());
-    assert_eq!(messages(&path)[1..], expected);
+    let messages: Vec<_> = records_of(&path).into_iter().map(|r| r.message).collect();
+    assert_eq!(messages[1..], expected);
     let key = immutable_log::std_backend::read_verify_key(&verify).unwrap();
     let text = std::fs::read(&path).unwrap();
     let mut buf = vec![0u8; 1 << 17];
     let mut verifier =
         immutable_log::Verifier::keyed(&mut buf, immutable_log::Options::default(), key);
     verifier.feed(&text).unwrap();
-    let records = 1 + expected.len(); // chain start and the rest
-    assert!(
-        matches!(verifier.finish(), immutable_log::Verdict::Intact(r) if r.records == records as u64)
-    );
-}
-
-#[test]
-fn the_writer_s_tree_follows_the_writer_thread_and_a_failed_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tree.log");
-    let (fs, told, go) = GateFs::new();
-    let log = open_buffered(&path, &fs, None, true);
-    let (record, _) = first_flushed(&log, &path);
-    fs.arm(&[Plan::HoldThenFail]);
-    let count = fill_once(&log, &told, record);
-    go.send(()).unwrap();
-    // The tree head waits for the thread's write; its records are staged
-    // again, and counted.
-    let head = log.tree_head().unwrap().unwrap();
-    assert_eq!(head.size, 1 + count as u64);
-    log.flush().unwrap();
-    fs.arm(&[Plan::Hold]);
-    let more = fill_once(&log, &told, record);
-    go.send(()).unwrap();
-    log.flush().unwrap();
-    let head = log.tree_head().unwrap().unwrap();
-    let (root, size) = their_tree(&path);
-    assert_eq!(size, (1 + count + more) as u64);
-    assert_eq!((head.root.as_bytes().to_vec(), head.size), (root, size));
-    log.close().unwrap();
-}
-
-#[test]
-fn appenders_wait_for_room_while_the_writer_thread_is_held_and_lose_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("room.log");
-    let (fs, told, go) = GateFs::new();
-    let log = open_buffered(&path, &fs, None, false);
-    let (record, _) = first_flushed(&log, &path);
-    let total = 20 * BUFFER / record;
-    fs.arm(&[Plan::Hold]);
-    thread::scope(|s| {
-        let appender = s.spawn(|| {
-            for i in 1..=total {
-                log.append(Level::Info, format_args!("{}", message(i)))
-                    .unwrap();
-            }
-        });
-        told.recv().unwrap();
-        // With the first write held, staging fills up to twice its buffer:
-        // then the appender waits for room.
-        until(|| seq(&log).unwrap_or(0) as usize >= 2 * BUFFER / record);
-        for _ in 0..1000 {
-            thread::yield_now();
-        }
-        let staged = seq(&log).unwrap_or(0) as usize;
-        assert!(staged <= 4 * BUFFER / record, "{staged} of {total}");
-        go.send(()).unwrap();
-        appender.join().unwrap();
-    });
-    log.close().unwrap();
-    intact(&path);
-    assert_eq!(messages(&path), numbered(0..=total));
-    // Each write of the thread is at most twice the staging buffer.
-    let sizes = fs.sizes();
-    assert!(sizes.len() >= 10, "{sizes:?}");
-    assert!(
-        sizes.iter().all(|&s| s < 2 * BUFFER + 2 * record),
-        "{sizes:?}"
-    );
+    let records = 1 + expected.len() as u64; // the chain start and the rest
+    assert!(matches!(
+        verifier.finish(),
+        immutable_log::Verdict::Intact(r) if r.records == records
+    ));
 }
