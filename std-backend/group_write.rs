@@ -44,8 +44,13 @@
 //! With two batches in flight and every appender queued on the pen while
 //! one waited for room, 500 threads took 1.47x the time (load ~10; woken
 //! one by one). An appender writing its own batch outside the chain's lock,
-//! holding the pen, was slower still: 1.07, 1.08, 1.10. The code is in this
-//! branch's history, `3bbff69`..`3dcac6f`.)
+//! holding the pen, was slower still: 1.07, 1.08, 1.10. But the machine
+//! has `sched_autogroup` on and other sessions' builds running: the process
+//! got about one core whatever its threads (`perf stat`: task-clock of the
+//! timed part about its elapsed time at 8 threads, for `tracing` too), so a
+//! second thread had no core to gain. Measure on an idle machine before
+//! trying again; the code is in the history of branch `s4-write`,
+//! `3bbff69`..`3dcac6f`.)
 //!
 //! A write that fails takes its records back, and every record staged after
 //! them (they are chained to them): their tickets are noted as lost, with the
