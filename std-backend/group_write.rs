@@ -29,6 +29,29 @@
 //! before queueing for the pen: medians of 10 alternated runs 5% faster at
 //! 500 threads, 6% slower at 8, with 1000 looks slower at 8 still.)
 //!
+//! (`Buffered`, 2026-11-27, not landed: a writer thread of the log's own,
+//! taking full 64 KiB staging buffers from the appenders (at most one batch
+//! in flight, staging up to twice the buffer meanwhile, back-pressure
+//! beyond; an appender that found the batch not yet taken wrote it itself;
+//! a failed write cut back and staged again). In four sessions of 7
+//! alternated runs of `immutable-log-compare run log-buffered T N` against
+//! the base build (medians, time new / base): 1 thread 0.98, 0.93, 0.99,
+//! 1.03; 8 threads 0.86, 0.91, 1.00, 1.00; 500 threads 0.94, 0.99, 1.06,
+//! 1.01 (load averages ~5, ~5, ~2, ~6): no gain that held. The appending
+//! thread lost its `write(2)` (perf: no kernel write path left in it, the
+//! writer thread 11% of the samples) but not its time: what is left per
+//! record is building it (and, presumably, the buffers now cross cores).
+//! With two batches in flight and every appender queued on the pen while
+//! one waited for room, 500 threads took 1.47x the time (load ~10; woken
+//! one by one). An appender writing its own batch outside the chain's lock,
+//! holding the pen, was slower still: 1.07, 1.08, 1.10. But the machine
+//! has `sched_autogroup` on and other sessions' builds running: the process
+//! got about one core whatever its threads (`perf stat`: task-clock of the
+//! timed part about its elapsed time at 8 threads, for `tracing` too), so a
+//! second thread had no core to gain. Measure on an idle machine before
+//! trying again; the code is in the history of branch `s4-write`,
+//! `3bbff69`..`3dcac6f`.)
+//!
 //! A write that fails takes its records back, and every record staged after
 //! them (they are chained to them): their tickets are noted as lost, with the
 //! error, and each of their appenders hears it once.

@@ -3,7 +3,9 @@
 //! one of them hears the error, nothing already in the file is lost, and the
 //! chain's head (and a keyed log's key) goes back to where it stood. The
 //! writes go through a `RecoveryFs` that holds a chosen write until the test
-//! lets it go, and fails another: no timing.
+//! lets it go, and fails another: no timing. (And `Buffered`'s write of a
+//! full staging buffer: if it fails, only the append that filled it is
+//! refused.)
 #![cfg(feature = "std")]
 
 mod common;
@@ -364,4 +366,122 @@ fn a_tree_head_asked_during_a_group_write_counts_its_records() {
     assert_eq!(size, 2);
     assert_eq!((head.root.as_bytes().to_vec(), head.size), (root, size));
     log.close().unwrap();
+}
+
+// `Buffered`: the append that fills staging writes it, under the lock; if
+// that write fails, only that append's record is refused.
+
+/// The buffer of the `Buffered` logs below.
+const BUFFER: usize = 4096;
+
+fn open_buffered(path: &Path, fs: &Arc<GateFs>, seal: Option<&Path>) -> LogFile {
+    let mut options = LogFile::options();
+    options
+        .durability(Durability::Buffered)
+        // No timed flush during a test.
+        .buffer(BUFFER, std::time::Duration::from_secs(3600))
+        .format(PlainFormat)
+        .recovery_fs(fs.clone());
+    if let Some(seal) = seal {
+        options.seal_key(seal);
+    }
+    options.open(path).unwrap()
+}
+
+/// A message of 100 bytes: records of (nearly) one size.
+fn message(i: usize) -> String {
+    format!("{i:0>100}")
+}
+
+/// Appends record 0 and flushes it (before `arm`); returns its size in
+/// the file and the file's bytes.
+fn first_flushed(log: &LogFile, path: &Path) -> (usize, Vec<u8>) {
+    log.append(Level::Info, format_args!("{}", message(0)))
+        .unwrap();
+    log.flush().unwrap();
+    let kept = std::fs::read(path).unwrap();
+    // A record is two lines; a keyed log's first append wrote its
+    // chain-start record before it.
+    let ends: Vec<usize> = (0..kept.len()).filter(|&i| kept[i] == b'\n').collect();
+    let start = match ends.len() {
+        n if n > 2 => ends[n - 3] + 1,
+        _ => 0,
+    };
+    (kept.len() - start, kept)
+}
+
+/// Appends records 1, 2, ... (enough to fill staging once) with the first
+/// write failing; returns how many, and which were refused.
+fn fill_with_a_failed_write(log: &LogFile, fs: &GateFs, record: usize) -> (usize, Vec<usize>) {
+    fs.arm(&[Plan::Fail]);
+    let count = BUFFER / record + 2;
+    let mut refused = Vec::new();
+    for i in 1..=count {
+        let result = log.append(Level::Info, format_args!("{}", message(i)));
+        if result.is_err() {
+            assert!(is_write_error(&result), "{result:?}");
+            refused.push(i);
+        }
+    }
+    (count, refused)
+}
+
+#[test]
+fn a_failed_buffered_write_refuses_only_the_record_that_filled_staging() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("buffered.log");
+    let (fs, _told, _go) = GateFs::new();
+    let log = open_buffered(&path, &fs, None);
+    let (record, kept) = first_flushed(&log, &path);
+    let (count, refused) = fill_with_a_failed_write(&log, &fs, record);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    // The failed write was cut back; the next append wrote what stayed
+    // staged.
+    assert_eq!(fs.sizes().len(), 2, "{:?}", fs.sizes());
+    assert!(std::fs::read(&path).unwrap().starts_with(&kept));
+    log.close().unwrap();
+    intact(&path);
+    let messages: Vec<_> = records_of(&path).into_iter().map(|r| r.message).collect();
+    let expected: Vec<_> = (0..=count)
+        .filter(|i| !refused.contains(i))
+        .map(message)
+        .collect();
+    assert_eq!(messages, expected);
+}
+
+#[test]
+fn a_keyed_buffered_log_keeps_its_key_in_step_through_a_failed_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyed.log");
+    let (verify, seal) = (dir.path().join("verify.key"), dir.path().join("seal.key"));
+    create_key_pair(&verify, &seal).unwrap();
+    let (fs, _told, _go) = GateFs::new();
+    let log = open_buffered(&path, &fs, Some(&seal));
+    let (record, kept) = first_flushed(&log, &path);
+    let (count, refused) = fill_with_a_failed_write(&log, &fs, record);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(std::fs::read(&path).unwrap().starts_with(&kept));
+    drop(log);
+    // The key file is in step: the log reopens and goes on sealing.
+    let log = open_buffered(&path, &fs, Some(&seal));
+    log.append(Level::Info, format_args!("reopened")).unwrap();
+    log.close().unwrap();
+    let mut expected: Vec<String> = (0..=count)
+        .filter(|i| !refused.contains(i))
+        .map(message)
+        .collect();
+    expected.push("reopened".into());
+    let messages: Vec<_> = records_of(&path).into_iter().map(|r| r.message).collect();
+    assert_eq!(messages[1..], expected);
+    let key = immutable_log::std_backend::read_verify_key(&verify).unwrap();
+    let text = std::fs::read(&path).unwrap();
+    let mut buf = vec![0u8; 1 << 17];
+    let mut verifier =
+        immutable_log::Verifier::keyed(&mut buf, immutable_log::Options::default(), key);
+    verifier.feed(&text).unwrap();
+    let records = 1 + expected.len() as u64; // the chain start and the rest
+    assert!(matches!(
+        verifier.finish(),
+        immutable_log::Verdict::Intact(r) if r.records == records
+    ));
 }
