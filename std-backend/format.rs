@@ -508,14 +508,7 @@ mod tests {
 
     #[test]
     fn the_prefix_tables_are_the_level_names_and_every_millisecond() {
-        for level in [
-            Level::Trace,
-            Level::Debug,
-            Level::Info,
-            Level::Warning,
-            Level::Error,
-            Level::Critical,
-        ] {
+        for level in Level::ALL {
             assert_eq!(level_separated(level), format!(" - {} - ", level.name()));
             assert!(level_separated(level).len() <= LEVEL_SEPARATED_MAX);
         }

@@ -20,14 +20,7 @@ use immutable_log_fuzz::{messages, reassemble, record_spans, verify_whole, VecSi
 use libfuzzer_sys::fuzz_target;
 
 const CAP: usize = 1024;
-const LEVELS: [Level; 6] = [
-    Level::Trace,
-    Level::Debug,
-    Level::Info,
-    Level::Warning,
-    Level::Error,
-    Level::Critical,
-];
+const LEVELS: [Level; 6] = Level::ALL;
 
 /// What writing gave: the log, the head after each append, the seal state
 /// before the first and after each append, and the unlogged count stated.
