@@ -48,9 +48,15 @@
 //! has `sched_autogroup` on and other sessions' builds running: the process
 //! got about one core whatever its threads (`perf stat`: task-clock of the
 //! timed part about its elapsed time at 8 threads, for `tracing` too), so a
-//! second thread had no core to gain. Measure on an idle machine before
-//! trying again; the code is in the history of branch `s4-write`,
-//! `3bbff69`..`3dcac6f`.)
+//! second thread had no core to gain. Measured again with the machine
+//! otherwise idle (load ~2, 7 alternated runs, medians, time new / base):
+//! 1 thread 0.97, 8 threads 1.08, 500 threads 1.00. Without a writer
+//! thread, 8 appending threads used one core (`/usr/bin/time`: 101% CPU)
+//! and `tracing` into a `Mutex<BufWriter>` 117%, with two cores free: the
+//! mutex's waiters sleep and the thread that holds it takes it again.
+//! Spinning up to 200, 2,000 or 20,000 `try_lock`s before blocking raised
+//! that to 117-159% CPU and took 1.14-1.39x the time. The writer-thread
+//! code is in this repository's history, `3bbff69`..`3dcac6f`.)
 //!
 //! A write that fails takes its records back, and every record staged after
 //! them (they are chained to them): their tickets are noted as lost, with the
