@@ -55,7 +55,8 @@
 //! and `tracing` into a `Mutex<BufWriter>` 117%, with two cores free: the
 //! mutex's waiters sleep and the thread that holds it takes it again.
 //! Spinning up to 200, 2,000 or 20,000 `try_lock`s before blocking raised
-//! that to 117-159% CPU and took 1.14-1.39x the time. The writer-thread
+//! that to 117-159% CPU and took 1.04-1.39x the time at 8 and 500
+//! threads (`log-buffered`, 1M records). The writer-thread
 //! code is in this repository's history, `3bbff69`..`3dcac6f`.)
 //!
 //! A write that fails takes its records back, and every record staged after
