@@ -52,8 +52,9 @@
 //! otherwise idle (load ~2, 7 alternated runs, medians, time new / base):
 //! 1 thread 0.97, 8 threads 1.08, 500 threads 1.00. Without a writer
 //! thread, 8 appending threads used one core (`/usr/bin/time`: 101% CPU)
-//! and `tracing` into a `Mutex<BufWriter>` 117%, with two cores free: the
-//! mutex's waiters sleep and the thread that holds it takes it again.
+//! and `tracing` into a `Mutex<BufWriter>` 117%, with two cores free (the
+//! likely reason, not measured: the mutex's waiters sleep while the thread
+//! that just released it takes it again).
 //! Spinning up to 200, 2,000 or 20,000 `try_lock`s before blocking raised
 //! that to 117-159% CPU and took 1.04-1.39x the time at 8 and 500
 //! threads (`log-buffered`, 1M records). The writer-thread
