@@ -50,6 +50,8 @@ pub(crate) struct Link {
     pub(crate) state: [u8; 32],
     pub(crate) next: u64,
     pub(crate) since_sync: u32,
+    /// The last record's `seq` (not `next - 1` after a gap a recovery states).
+    pub(crate) last: Option<u64>,
 }
 
 /// Where the staging stood before a record: a record whose write fails is
@@ -156,7 +158,7 @@ impl Message {
 }
 
 /// The longest record payload: head, two LEB128 numbers, message, tag.
-const MAX_PAYLOAD: usize = 1 + 2 * 10 + MAX_COMPACT_MESSAGE + PLAIN_TAG;
+pub(crate) const MAX_PAYLOAD: usize = 1 + 2 * 10 + MAX_COMPACT_MESSAGE + PLAIN_TAG;
 
 /// A payload built in place.
 struct Payload {
@@ -261,7 +263,7 @@ impl Shared {
     /// The last record staged.
     pub(crate) fn head(&self) -> Option<CompactHead> {
         let w = self.lock();
-        w.link.next.checked_sub(1).map(|seq| CompactHead {
+        w.link.last.map(|seq| CompactHead {
             seq,
             state: Hash::from_bytes(w.link.state),
         })
@@ -396,6 +398,7 @@ impl Shared {
             state,
             next,
             since_sync: if sync_due { 0 } else { since_sync },
+            last: Some(seq),
         };
         w.staged_total += 1;
         let appended = CompactHead {
@@ -617,6 +620,7 @@ mod tests {
             state: [0; 32],
             next: 0,
             since_sync: 0,
+            last: None,
         };
         Arc::new(Shared::new(
             path,
