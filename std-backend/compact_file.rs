@@ -71,7 +71,10 @@ pub(crate) struct CompactSettings<'a> {
 /// A torn tail an open found and kept: ended with a zero, so it reads as one
 /// frame that cannot be read, and followed by a sync record that states the
 /// chain state with the `seq` it may have held skipped (a gap of one `seq`:
-/// `verify` says incomplete). Its bytes stay where they were.
+/// `verify` says incomplete). Its bytes stay where they were. Frames that
+/// cannot be read at the log's end (a torn tail an earlier open ended with a
+/// zero but whose sync did not follow, or a changed last record: the two
+/// look alike) are kept and reported the same way, `len` counting their zeros.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub struct CompactRecovered {
@@ -186,16 +189,22 @@ pub(crate) fn open(
     })
 }
 
-/// A text log starts with 64 hex digits and `|`.
+/// A text log starts with 64 hex digits and `|`: its first `min(len, 64)`
+/// bytes are hex digits (a text log torn in its first line too), and a 65th
+/// byte is `|`.
 fn looks_like_text(file: &File, len: u64) -> bool {
     use std::io::{Read, Seek, SeekFrom};
     let mut prefix = [0u8; 65];
+    let n = usize::try_from(len.min(65)).unwrap_or(65);
+    let Some(prefix) = prefix.get_mut(..n) else {
+        return false;
+    };
     let mut f = file;
-    len >= 65
+    len > 0
         && f.seek(SeekFrom::Start(0)).is_ok()
-        && f.read_exact(&mut prefix).is_ok()
+        && f.read_exact(prefix).is_ok()
         && prefix.iter().take(64).all(u8::is_ascii_hexdigit)
-        && prefix.get(64) == Some(&b'|')
+        && prefix.get(64).is_none_or(|&b| b == b'|')
 }
 
 /// Where the chain goes on from `tail`: a torn tail is ended with a zero
@@ -212,6 +221,7 @@ fn continue_after(
         state: tail.state,
         next: tail.next,
         since_sync: tail.since_sync,
+        last: tail.last,
     };
     let torn = tail.torn.as_ref().filter(|_| !tail.torn_completes);
     let mut bytes = Vec::new();
@@ -219,14 +229,17 @@ fn continue_after(
         bytes.push(0);
     }
     let mut recovered = None;
-    if torn.is_some() || tail.damaged_end {
+    let kept = torn
+        .map(|(offset, torn)| (*offset, torn.len() as u64))
+        .or(tail.damaged_end);
+    if let Some((offset, len)) = kept {
         let skipped = link.next;
         link.next = link.next.saturating_add(1);
         link.since_sync = 0;
         put_sync(&mut bytes, link.next, &link.state);
-        recovered = torn.map(|(offset, torn)| CompactRecovered {
-            offset: *offset,
-            len: torn.len() as u64,
+        recovered = Some(CompactRecovered {
+            offset,
+            len,
             skipped,
         });
     }

@@ -1,16 +1,20 @@
 //! Where a compact log continues: read only its end, from a sync record on,
 //! checking every record's tag from that sync's state, to find the head and
-//! any torn bytes after the last frame.
+//! any torn bytes after the last frame. A whole file with an unreadable frame
+//! before its first sync is walked from genesis; a file with no zero byte
+//! is only the start of a log's first record, or not a compact log.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
+use super::compact_writer::MAX_PAYLOAD;
 use super::{Error, Step};
 use crate::compact::cobs::decode_in_place;
 use crate::compact::state::advance;
 use crate::compact::state::message_digest;
+use crate::compact::wire::{LEVEL_MASK, TRUNCATED};
 use crate::compact::{parse, CompactHead, Payload, GENESIS_STATE, PLAIN_TAG};
 use crate::Hash;
 
@@ -25,8 +29,10 @@ pub enum CompactTailFault {
     /// No sync record in the last [`COMPACT_TAIL_LIMIT`] bytes: the chain
     /// state there is unknown.
     NoSync,
-    /// A frame after the last sync cannot be read, and whole frames follow it:
-    /// the records after it cannot be checked.
+    /// A frame cannot be read, and whole frames follow it other than the
+    /// sync the host writes after a torn tail (one `seq` skipped, the chain
+    /// state unchanged): the records after it cannot be checked, or a
+    /// changed record is hidden there.
     Damaged,
     /// A record's tag does not follow from the chain state before it: the log
     /// was changed there.
@@ -61,8 +67,8 @@ impl fmt::Display for CompactTailFault {
                 "no sync record in the last {COMPACT_TAIL_LIMIT} bytes: the chain state is unknown"
             ),
             CompactTailFault::Damaged => f.write_str(
-                "a frame that cannot be read is followed by others: the records after it \
-                 cannot be checked",
+                "a frame that cannot be read is followed by others than a torn tail's sync: \
+                 the records after it cannot be checked",
             ),
             CompactTailFault::TagMismatch { seq } => write!(
                 f,
@@ -96,15 +102,19 @@ pub(crate) struct Tail {
     pub(crate) since_sync: u32,
     /// The last record.
     pub(crate) head: Option<CompactHead>,
+    /// The last record's `seq`, also when the walk began at a sync after it
+    /// (`None`: none yet; not `next - 1` after a gap a recovery stated).
+    pub(crate) last: Option<u64>,
     /// Bytes after the last zero (a frame a crash cut short), and where they start.
     pub(crate) torn: Option<(u64, Vec<u8>)>,
     /// The torn bytes are a whole frame that verifies (only its zero is
     /// missing): ending them with a zero completes it.
     pub(crate) torn_completes: bool,
     /// The log ends in frames that cannot be read (a torn tail ended with a
-    /// zero by an earlier open whose sync did not follow): the chain goes on
-    /// after a sync that states the gap.
-    pub(crate) damaged_end: bool,
+    /// zero by an earlier open whose sync did not follow): where they start
+    /// and how many bytes they take, zeros included. The chain goes on after
+    /// a sync that states the gap, and the open reports them as recovered.
+    pub(crate) damaged_end: Option<(u64, u64)>,
 }
 
 impl Tail {
@@ -115,9 +125,10 @@ impl Tail {
             next: 0,
             since_sync: 0,
             head: None,
+            last: None,
             torn: None,
             torn_completes: false,
-            damaged_end: false,
+            damaged_end: None,
         }
     }
 }
@@ -139,6 +150,13 @@ pub(crate) fn read_tail(file: &File, path: &Path, len: u64) -> Result<Tail, Erro
     let start = len.saturating_sub(COMPACT_TAIL_LIMIT);
     let bytes = read_from(file, start, len).map_err(|e| Error::io(path, Step::ReadTail, e))?;
     let last_zero = bytes.iter().rposition(|&b| b == 0);
+    if last_zero.is_none() && (start > 0 || !torn_first_frame(&bytes)) {
+        // No frame ever ended: only the start of a log's first record, cut
+        // by a crash, may be kept.
+        return Err(Error::NotCompact {
+            path: path.to_path_buf(),
+        });
+    }
     let whole = last_zero.map_or(0, |z| z + 1);
     let torn = bytes
         .get(whole..)
@@ -172,6 +190,8 @@ pub(crate) fn read_tail(file: &File, path: &Path, len: u64) -> Result<Tail, Erro
             path: path.to_path_buf(),
         });
     }
+    // A whole frame that cannot be read: the walk must see it.
+    let first_damaged = frames.iter().position(|f| !readable(f));
     if let Some((offset, torn_bytes)) = &torn {
         frames.push(decoded(torn_bytes, *offset));
     }
@@ -180,7 +200,11 @@ pub(crate) fn read_tail(file: &File, path: &Path, len: u64) -> Result<Tail, Erro
             .as_deref()
             .is_some_and(|p| matches!(parse(p), Ok(Payload::Sync(_))))
     });
+    // From the first sync; from genesis when the window is the whole file
+    // and holds none, or an unreadable frame comes before it (a changed
+    // record there would otherwise go unseen).
     let from = match first_sync {
+        Some(i) if start == 0 && first_damaged.is_some_and(|d| d < i) => 0,
         Some(i) => i,
         None if start == 0 => 0,
         None => {
@@ -197,7 +221,7 @@ pub(crate) fn read_tail(file: &File, path: &Path, len: u64) -> Result<Tail, Erro
             ..Tail::genesis()
         },
         damaged_since: None,
-        synced: first_sync.is_none(),
+        synced: from == 0 && start == 0 && first_sync != Some(0),
     };
     let count = frames.len();
     for (i, frame) in frames.iter().enumerate().skip(from) {
@@ -215,7 +239,25 @@ pub(crate) fn read_tail(file: &File, path: &Path, len: u64) -> Result<Tail, Erro
             }
         }
     }
-    Ok(walk.tail)
+    let mut tail = walk.tail;
+    if let Some(offset) = walk.damaged_since {
+        let end = start + whole as u64;
+        tail.damaged_end = Some((offset, end.saturating_sub(offset)));
+    }
+    Ok(tail)
+}
+
+/// The longest frame the host writes: a record's payload at its longest,
+/// COBS-encoded (one code byte per 254 bytes, and one more), and its zero.
+const MAX_FRAME: usize = MAX_PAYLOAD + MAX_PAYLOAD / 254 + 2;
+
+/// Could `bytes` (no zero among them) be the start of the first frame the
+/// host writes, record 0? Its COBS code byte is 2 (`seq` 0 is a zero byte
+/// after the head), its head a plain record's (a level, perhaps truncated),
+/// and it is no longer than a frame.
+fn torn_first_frame(bytes: &[u8]) -> bool {
+    let head_ok = |&head: &u8| head & !(LEVEL_MASK | TRUNCATED) == 0 && head & LEVEL_MASK <= 5;
+    bytes.len() < MAX_FRAME && bytes.first() == Some(&2) && bytes.get(1).is_none_or(head_ok)
 }
 
 fn decoded(piece: &[u8], offset: u64) -> Frame {
@@ -257,21 +299,30 @@ impl Walk {
                     return Err(CompactTailFault::Damaged);
                 }
                 self.damaged_since.get_or_insert(frame.offset);
-                t.damaged_end = true;
                 Ok(())
             }
             Some(Ok(Payload::Sync(y))) => {
                 if y.keyed() {
                     return Err(CompactTailFault::Keyed);
                 }
-                let adopt = !self.synced || self.damaged_since.is_some() && y.next > t.next;
-                if !adopt && (y.next != t.next || y.state != t.state) {
+                if self.damaged_since.is_some() {
+                    // After unreadable frames, only the sync the host writes
+                    // when it keeps a torn tail: one `seq` skipped, the chain
+                    // state unchanged. Anything else hides a changed record.
+                    let gap = t.next.checked_add(1) == Some(y.next) && y.state == t.state;
+                    if self.synced && !gap {
+                        return Err(CompactTailFault::Damaged);
+                    }
+                } else if self.synced && (y.next != t.next || y.state != t.state) {
                     return Err(CompactTailFault::SyncMismatch { next: y.next });
+                }
+                if !self.synced {
+                    // The walk's first sync: the record before it.
+                    t.last = y.next.checked_sub(1);
                 }
                 t.state = y.state;
                 t.next = y.next;
                 t.since_sync = 0;
-                t.damaged_end = false;
                 self.damaged_since = None;
                 self.synced = true;
                 t.torn_completes = torn;
@@ -301,6 +352,7 @@ impl Walk {
                 t.state = after;
                 t.next = r.seq.saturating_add(1);
                 t.since_sync = t.since_sync.saturating_add(1);
+                t.last = Some(r.seq);
                 t.head = Some(CompactHead {
                     seq: r.seq,
                     state: Hash::from_bytes(after),

@@ -50,6 +50,8 @@ pub(crate) struct Link {
     pub(crate) state: [u8; 32],
     pub(crate) next: u64,
     pub(crate) since_sync: u32,
+    /// The last record's `seq` (not `next - 1` after a gap a recovery states).
+    pub(crate) last: Option<u64>,
 }
 
 /// Where the staging stood before a record: a record whose write fails is
@@ -73,6 +75,9 @@ pub(crate) struct Writer {
     staged_total: u64,
     /// Records handed to the OS in all (on disk, for `Sync`).
     written_total: u64,
+    /// Records written or taken back by a failed group write, in all: the
+    /// appenders of those after it hear the next failure.
+    resolved: u64,
     /// A group write is in flight: its leader holds the frames.
     writing: bool,
     /// Group writes begun: a record staged now goes in batch `taken + 1`.
@@ -153,7 +158,7 @@ impl Message {
 }
 
 /// The longest record payload: head, two LEB128 numbers, message, tag.
-const MAX_PAYLOAD: usize = 1 + 2 * 10 + MAX_COMPACT_MESSAGE + PLAIN_TAG;
+pub(crate) const MAX_PAYLOAD: usize = 1 + 2 * 10 + MAX_COMPACT_MESSAGE + PLAIN_TAG;
 
 /// A payload built in place.
 struct Payload {
@@ -232,6 +237,7 @@ impl Shared {
                 staged: Vec::with_capacity(buffer_size.min(1 << 20) + 512),
                 staged_total: 0,
                 written_total: 0,
+                resolved: 0,
                 writing: false,
                 taken: 0,
                 spare: Vec::new(),
@@ -257,7 +263,7 @@ impl Shared {
     /// The last record staged.
     pub(crate) fn head(&self) -> Option<CompactHead> {
         let w = self.lock();
-        w.link.next.checked_sub(1).map(|seq| CompactHead {
+        w.link.last.map(|seq| CompactHead {
             seq,
             state: Hash::from_bytes(w.link.state),
         })
@@ -293,9 +299,12 @@ impl Shared {
     }
 
     /// Hands the staged frames to the OS under the lock (after any group
-    /// write in flight). A failed write is cut back off the file and the
-    /// records stay staged (an appender takes its own back); if the cut
-    /// fails too, the log is broken.
+    /// write in flight), and with `Sync` to the disk before any appender of
+    /// them is told. A failed write is cut back off the file and the records
+    /// stay staged (an appender takes its own back); if the cut fails too,
+    /// the log is broken. A failed sync breaks the log, as in a group write:
+    /// whether the records reached the disk is unknown, and their appenders
+    /// hear the error.
     pub(crate) fn write<'a>(
         &self,
         w: MutexGuard<'a, Writer>,
@@ -307,17 +316,31 @@ impl Shared {
         if w.staged.is_empty() {
             return (w, Ok(()));
         }
+        let sync = self.durability == Durability::Sync;
         if let Err(e) = self.fs.write_all(&self.file, &w.staged) {
             if self.fs.set_len(&self.file, w.len).is_err() {
                 w.broken = Some(Step::Cut);
+            }
+            if sync {
+                // The appenders of these records wait: one leads them again,
+                // or, if the log is broken, each hears it.
+                self.wake_all();
             }
             return (w, Err(Error::io(&self.path, Step::Write, e)));
         }
         w.len += w.staged.len() as u64;
         w.written = w.link;
-        w.written_total = w.staged_total;
         w.staged.clear();
-        if self.durability == Durability::Sync {
+        if sync {
+            if let Err(e) = self.fs.sync_data(&self.file) {
+                // Written, but whether it reached the disk is unknown.
+                w.broken = Some(Step::Sync);
+                self.wake_all();
+                return (w, Err(Error::io(&self.path, Step::Sync, e)));
+            }
+        }
+        w.written_total = w.staged_total;
+        if sync {
             // Appenders of the next batch whose records this wrote (only
             // `Sync` has any: a wake is a system call).
             self.wake_all();
@@ -325,16 +348,11 @@ impl Shared {
         (w, Ok(()))
     }
 
-    /// Hands buffered records to the OS (and, with `Sync`, to the disk).
+    /// Hands buffered records to the OS (and, with `Sync`, to the disk:
+    /// records a group write handed over are already there).
     pub(crate) fn flush(&self) -> Result<(), Error> {
         let (_w, result) = self.write(self.lock());
-        result?;
-        if self.durability == Durability::Sync {
-            self.fs
-                .sync_data(&self.file)
-                .map_err(|e| Error::io(&self.path, Step::Sync, e))?;
-        }
-        Ok(())
+        result
     }
 
     pub(crate) fn append(
@@ -380,6 +398,7 @@ impl Shared {
             state,
             next,
             since_sync: if sync_due { 0 } else { since_sync },
+            last: Some(seq),
         };
         w.staged_total += 1;
         let appended = CompactHead {
@@ -502,7 +521,11 @@ impl Shared {
                 if self.fs.set_len(&self.file, w.len).is_err() {
                     w.broken = Some(Step::Cut);
                 }
-                let (unheard, written) = (w.staged_total - w.written_total, w.written_total);
+                // The records after the last one written or taken back
+                // before: earlier failures' appenders hear those.
+                let written = w.written_total;
+                let unheard = w.staged_total - written.max(w.resolved);
+                w.resolved = w.staged_total;
                 w.losses.push_back(Loss {
                     written,
                     unheard,
@@ -524,5 +547,201 @@ impl Shared {
             self.batch(n + 1).notify_one();
         }
         w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::std_backend::recovery_fs::RealFs;
+    use std::fs::Permissions;
+    use std::path::Path;
+    use std::sync::mpsc::channel;
+    use std::thread;
+    use std::time::Duration;
+
+    /// The real filesystem, with writes, cuts (`set_len`) or syncs failing.
+    #[derive(Debug, Default)]
+    struct Failing {
+        write: bool,
+        cut: bool,
+        sync: bool,
+    }
+
+    fn injected() -> io::Error {
+        io::Error::new(io::ErrorKind::StorageFull, "injected")
+    }
+
+    impl RecoveryFs for Failing {
+        fn create_new(&self, path: &Path, permissions: &Permissions) -> io::Result<File> {
+            RealFs.create_new(path, permissions)
+        }
+        fn write_all(&self, file: &File, bytes: &[u8]) -> io::Result<()> {
+            if self.write {
+                return Err(injected());
+            }
+            RealFs.write_all(file, bytes)
+        }
+        fn sync_all(&self, file: &File) -> io::Result<()> {
+            RealFs.sync_all(file)
+        }
+        fn sync_data(&self, file: &File) -> io::Result<()> {
+            if self.sync {
+                return Err(injected());
+            }
+            RealFs.sync_data(file)
+        }
+        fn set_len(&self, file: &File, len: u64) -> io::Result<()> {
+            if self.cut {
+                return Err(injected());
+            }
+            RealFs.set_len(file, len)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            RealFs.rename(from, to)
+        }
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            RealFs.remove_file(path)
+        }
+        fn sync_dir_of(&self, path: &Path) -> io::Result<()> {
+            RealFs.sync_dir_of(path)
+        }
+    }
+
+    /// A new, empty `Sync` log in `dir` over `fs`.
+    fn sync_log(dir: &Path, fs: Failing) -> Arc<Shared> {
+        let path = dir.join("c.bin");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let link = Link {
+            state: [0; 32],
+            next: 0,
+            since_sync: 0,
+            last: None,
+        };
+        Arc::new(Shared::new(
+            path,
+            Durability::Sync,
+            4096,
+            Arc::new(fs),
+            file,
+            link,
+            0,
+        ))
+    }
+
+    /// One `Sync` appender stages its record while a group write is (said
+    /// to be) in flight, so it waits; then `flush()` writes that record under
+    /// the lock. Returns the appender's result and `flush()`'s. An appender
+    /// never woken fails the test after a bound (a detached thread: the
+    /// test does not wait for it), not a sleep.
+    fn flushed_by_another(log: &Arc<Shared>) -> (Result<CompactHead, Error>, Result<(), Error>) {
+        log.lock().writing = true;
+        let (done, result) = channel();
+        let appender = Arc::clone(log);
+        thread::spawn(move || {
+            let _ = done.send(appender.append(Level::Info, format_args!("waits")));
+        });
+        // Staged: the appender now waits for the write in flight.
+        while log.lock().staged_total != 1 {
+            thread::yield_now();
+        }
+        log.lock().writing = false;
+        let flushed = log.flush();
+        let appended = result
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the appender was never woken");
+        (appended, flushed)
+    }
+
+    #[test]
+    fn a_sync_append_written_by_flush_hears_that_its_sync_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = sync_log(
+            dir.path(),
+            Failing {
+                sync: true,
+                ..Failing::default()
+            },
+        );
+        let (appended, flushed) = flushed_by_another(&log);
+        assert!(
+            matches!(
+                flushed,
+                Err(Error::Io {
+                    step: Step::Sync,
+                    ..
+                })
+            ),
+            "{flushed:?}"
+        );
+        // Its record was written but is not known to be on disk.
+        assert!(appended.is_err(), "Ok for a record whose sync failed");
+        let after = log.append(Level::Info, format_args!("after"));
+        assert!(
+            matches!(
+                after,
+                Err(Error::Broken {
+                    step: Step::Sync,
+                    ..
+                })
+            ),
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn a_flush_whose_write_cannot_be_cut_back_wakes_the_waiting_appenders() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = sync_log(
+            dir.path(),
+            Failing {
+                write: true,
+                cut: true,
+                ..Failing::default()
+            },
+        );
+        let (appended, flushed) = flushed_by_another(&log);
+        assert!(
+            matches!(
+                flushed,
+                Err(Error::Io {
+                    step: Step::Write,
+                    ..
+                })
+            ),
+            "{flushed:?}"
+        );
+        assert!(
+            matches!(
+                appended,
+                Err(Error::Broken {
+                    step: Step::Cut,
+                    ..
+                })
+            ),
+            "{appended:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_group_write_is_forgotten_once_each_appender_heard_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = sync_log(
+            dir.path(),
+            Failing {
+                write: true,
+                ..Failing::default()
+            },
+        );
+        for _ in 0..5 {
+            assert!(log.append(Level::Info, format_args!("x")).is_err());
+        }
+        let w = log.lock();
+        let unheard: Vec<u64> = w.losses.iter().map(|l| l.unheard).collect();
+        assert!(unheard.is_empty(), "kept, unheard: {unheard:?}");
     }
 }

@@ -265,8 +265,10 @@ pub enum Error {
         /// The log file.
         path: PathBuf,
     },
-    /// A compact log was to be opened where a text log is, or a file whose
-    /// frames are none of them compact records.
+    /// A compact log was to be opened where a text log is (one torn in its
+    /// first 64 bytes too), a file whose frames are none of them compact
+    /// records, or a file with no zero byte that is not the start of a
+    /// compact log's first record.
     NotCompact {
         /// The log file.
         path: PathBuf,

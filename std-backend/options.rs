@@ -212,7 +212,9 @@ impl OpenOptions {
     /// ([`Error::NotCompact`]). A torn tail is kept in place, ended with a
     /// zero and followed by a sync record that skips its `seq`
     /// ([`CompactLog::recovered`]): `verify` then reports that one `seq` as
-    /// a gap (incomplete), never as intact.
+    /// a gap (incomplete), never as intact. Unreadable frames at the end are
+    /// kept and reported the same way; one followed by anything but such a
+    /// sync is refused ([`Error::CompactTail`]), the log not extended.
     pub fn open_compact(&self, path: impl AsRef<Path>) -> Result<CompactLog, Error> {
         let path = path.as_ref();
         let refused = [

@@ -385,6 +385,103 @@ fn a_changed_last_record_is_not_extended() {
     assert_eq!(fs::read(&path).unwrap(), bytes, "untouched");
 }
 
+/// Where each frame of `bytes` starts.
+fn frame_starts(bytes: &[u8]) -> Vec<usize> {
+    let mut starts = vec![0];
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == 0 && i + 1 < bytes.len() {
+            starts.push(i + 1);
+        }
+    }
+    starts
+}
+
+#[test]
+fn a_last_frame_changed_unreadable_is_reported_and_skipped_not_claimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.bin");
+    let log = CompactLog::open(&path).unwrap();
+    append(&log, 0, 3);
+    log.close().unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    let last = frame_starts(&bytes)[2];
+    bytes[last] = 0xfe; // record 2's COBS code byte: its frame no longer decodes
+    fs::write(&path, &bytes).unwrap();
+    let log = CompactLog::open(&path).unwrap();
+    let recovered = log.recovered().expect("the unreadable end is reported");
+    assert_eq!(
+        (recovered.offset, recovered.len, recovered.skipped),
+        (last as u64, (bytes.len() - last) as u64, 2)
+    );
+    // Record 2 cannot be read: the head is record 1, the next record 3.
+    assert_eq!(log.head().map(|h| h.seq), Some(1));
+    assert_eq!(log.append(Level::Info, format_args!("on")).unwrap().seq, 3);
+    log.close().unwrap();
+    assert_eq!(&fs::read(&path).unwrap()[..bytes.len()], &bytes[..]);
+    match verify_compact_path(&path, false).unwrap() {
+        CompactVerdict::Incomplete(report) => {
+            assert_eq!((report.gap_list[0].first, report.gap_list[0].last), (2, 2));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_changed_record_followed_by_a_sync_is_refused_not_extended() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.bin");
+    let log = CompactLog::open(&path).unwrap();
+    append(&log, 0, 20); // frames: records 0..=15, a sync, records 16..=19
+    log.close().unwrap();
+    let mut bytes = fs::read(&path).unwrap();
+    let starts = frame_starts(&bytes);
+    assert_eq!(starts.len(), 21);
+    bytes[starts[15]] = 0xfe; // record 15, just before the sync
+    fs::write(&path, &bytes).unwrap();
+    let err = CompactLog::open(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::CompactTail {
+                fault: CompactTailFault::Damaged,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(fs::read(&path).unwrap(), bytes, "untouched");
+}
+
+#[test]
+fn a_file_without_a_zero_is_not_opened_as_compact() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    fs::write(&notes, "just some notes, not a log at all\nsecond line\n").unwrap();
+    // A text log torn inside its first line's 64 hex digits.
+    let text = dir.path().join("text.log");
+    let log = LogFile::open(&text).unwrap();
+    log.append(Level::Info, format_args!("text")).unwrap();
+    log.close().unwrap();
+    let line = fs::read(&text).unwrap();
+    fs::write(&text, &line[..30]).unwrap();
+    for path in [&notes, &text] {
+        let before = fs::read(path).unwrap();
+        let err = CompactLog::open(path).unwrap_err();
+        assert!(matches!(err, Error::NotCompact { .. }), "{path:?}: {err}");
+        assert_eq!(fs::read(path).unwrap(), before, "{path:?}: untouched");
+    }
+    // The start of a new log's first record, cut by a crash, is still kept.
+    let path = dir.path().join("c.bin");
+    let log = CompactLog::open(&path).unwrap();
+    append(&log, 0, 1);
+    log.close().unwrap();
+    let whole = fs::read(&path).unwrap();
+    fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+    let log = CompactLog::open(&path).unwrap();
+    assert_eq!(log.recovered().map(|r| r.skipped), Some(0));
+    assert_eq!(log.head(), None);
+}
+
 #[test]
 fn options_it_does_not_support_are_refused() {
     let dir = tempfile::tempdir().unwrap();
