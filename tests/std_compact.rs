@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +24,24 @@ fn intact(path: &Path) -> CompactReport {
         CompactVerdict::Intact(report) => report,
         other => panic!("not intact: {other:?}"),
     }
+}
+
+fn incomplete(path: &Path) -> CompactReport {
+    match verify_compact_path(path, false).unwrap() {
+        CompactVerdict::Incomplete(report) => report,
+        other => panic!("not incomplete: {other:?}"),
+    }
+}
+
+/// A closed compact log of `n` records in a new directory (kept while the
+/// `TempDir` lives).
+fn written(n: u64) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.bin");
+    let log = CompactLog::open(&path).unwrap();
+    append(&log, 0, n);
+    log.close().unwrap();
+    (dir, path)
 }
 
 fn append(log: &CompactLog, from: u64, n: u64) {
@@ -171,11 +189,7 @@ fn a_long_message_is_cut_at_a_character_and_marked() {
 
 #[test]
 fn a_torn_tail_is_kept_and_the_log_goes_on_with_a_gap() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.bin");
-    let log = CompactLog::open(&path).unwrap();
-    append(&log, 0, 5);
-    log.close().unwrap();
+    let (_dir, path) = written(5);
     // A crash in the middle of record 5's frame: half of it reached the file.
     let before = fs::read(&path).unwrap();
     let log = CompactLog::open(&path).unwrap();
@@ -221,11 +235,7 @@ fn a_torn_tail_is_kept_and_the_log_goes_on_with_a_gap() {
 
 #[test]
 fn a_torn_tail_that_lacks_only_its_zero_is_completed() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.bin");
-    let log = CompactLog::open(&path).unwrap();
-    append(&log, 0, 3);
-    log.close().unwrap();
+    let (_dir, path) = written(3);
     let mut bytes = fs::read(&path).unwrap();
     assert_eq!(bytes.pop(), Some(0));
     fs::write(&path, &bytes).unwrap();
@@ -324,19 +334,12 @@ fn a_write_that_cannot_be_cut_back_breaks_the_log_until_reopened() {
     assert_eq!(log.recovered().map(|r| r.skipped), Some(2));
     assert_eq!(log.append(Level::Info, format_args!("on")).unwrap().seq, 3);
     log.close().unwrap();
-    match verify_compact_path(&path, false).unwrap() {
-        CompactVerdict::Incomplete(report) => assert_eq!(report.records, 3),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(incomplete(&path).records, 3);
 }
 
 #[test]
 fn a_crash_during_recovery_is_recovered_at_the_next_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.bin");
-    let log = CompactLog::open(&path).unwrap();
-    append(&log, 0, 3);
-    log.close().unwrap();
+    let (_dir, path) = written(3);
     let mut bytes = fs::read(&path).unwrap();
     bytes.extend_from_slice(&[0x05, 0x02, 0x03]); // a torn frame
     fs::write(&path, &bytes).unwrap();
@@ -353,19 +356,12 @@ fn a_crash_during_recovery_is_recovered_at_the_next_open() {
     log.close().unwrap();
     let after = fs::read(&path).unwrap();
     assert_eq!(&after[..bytes.len()], &bytes[..], "nothing deleted");
-    match verify_compact_path(&path, false).unwrap() {
-        CompactVerdict::Incomplete(report) => assert_eq!(report.records, 5),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(incomplete(&path).records, 5);
 }
 
 #[test]
 fn a_changed_last_record_is_not_extended() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.bin");
-    let log = CompactLog::open(&path).unwrap();
-    append(&log, 0, 20);
-    log.close().unwrap();
+    let (_dir, path) = written(20);
     let mut bytes = fs::read(&path).unwrap();
     let at = bytes.len() - 20; // inside the last record's message
     bytes[at] ^= 0x01;
@@ -398,11 +394,7 @@ fn frame_starts(bytes: &[u8]) -> Vec<usize> {
 
 #[test]
 fn a_last_frame_changed_unreadable_is_reported_and_skipped_not_claimed() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.bin");
-    let log = CompactLog::open(&path).unwrap();
-    append(&log, 0, 3);
-    log.close().unwrap();
+    let (_dir, path) = written(3);
     let mut bytes = fs::read(&path).unwrap();
     let last = frame_starts(&bytes)[2];
     bytes[last] = 0xfe; // record 2's COBS code byte: its frame no longer decodes
@@ -575,11 +567,7 @@ fn a_second_writer_is_locked_out() {
 #[cfg(feature = "cli")]
 #[test]
 fn the_cli_verifies_a_host_compact_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.bin");
-    let log = CompactLog::open(&path).unwrap();
-    append(&log, 0, 50);
-    log.close().unwrap();
+    let (_dir, path) = written(50);
     let out = Command::new(env!("CARGO_BIN_EXE_immutable-log"))
         .arg("verify")
         .arg(&path)
@@ -592,11 +580,7 @@ fn the_cli_verifies_a_host_compact_log() {
 
 #[test]
 fn the_verifier_gives_one_verdict_whatever_the_chunks() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.bin");
-    let log = CompactLog::open(&path).unwrap();
-    append(&log, 0, 40);
-    log.close().unwrap();
+    let (_dir, path) = written(40);
     let clean = fs::read(&path).unwrap();
     // Damaged: a byte changed, a frame's bytes cut out, an overlong frame, a torn end.
     let mut changed = clean.clone();
@@ -626,11 +610,7 @@ fn the_verifier_gives_one_verdict_whatever_the_chunks() {
 
 #[test]
 fn any_changed_or_cut_log_opens_or_is_refused_never_panics() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.bin");
-    let log = CompactLog::open(&path).unwrap();
-    append(&log, 0, 40);
-    log.close().unwrap();
+    let (_dir, path) = written(40);
     let clean = fs::read(&path).unwrap();
     let mut seed = 0x2545_f491_u32;
     let mut next = move || {
