@@ -5,11 +5,9 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+use super::verify::feed_reads;
 use super::{Error, Step};
 use crate::{CompactVerdict, CompactVerifier, VerifyKey};
-
-/// Bytes read at a time.
-const CHUNK: usize = 64 * 1024;
 
 /// The longest frame taken (this crate writes at most 256 bytes a frame):
 /// a longer one is a damaged frame, never an allocation.
@@ -35,7 +33,7 @@ pub fn verify_compact_path_keyed(
 
 /// Verifies the compact log `reader` yields (see [`verify_compact_path`]).
 pub fn verify_compact_reader(
-    mut reader: impl Read,
+    reader: impl Read,
     segment: bool,
     key: Option<VerifyKey>,
 ) -> io::Result<CompactVerdict> {
@@ -44,18 +42,6 @@ pub fn verify_compact_reader(
         Some(key) => CompactVerifier::keyed(&mut buf, segment, key),
         None => CompactVerifier::new(&mut buf, segment),
     };
-    let mut chunk = vec![0u8; CHUNK];
-    loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if verifier.feed(chunk.get(..n).unwrap_or_default()).is_err() {
-            // The verdict holds the failure; the rest need not be read.
-            break;
-        }
-    }
+    feed_reads(reader, |chunk| verifier.feed(chunk).is_ok())?;
     Ok(verifier.finish())
 }

@@ -21,7 +21,7 @@ pub fn verify_reader(reader: impl Read, options: Options) -> io::Result<Verdict>
 /// [`verify_reader`] for a keyed chain, given its verify key (`k(0)`); with
 /// `None`, the same as [`verify_reader`].
 pub fn verify_reader_keyed(
-    mut reader: impl Read,
+    reader: impl Read,
     options: Options,
     key: Option<VerifyKey>,
 ) -> io::Result<Verdict> {
@@ -30,20 +30,29 @@ pub fn verify_reader_keyed(
         Some(key) => Verifier::keyed(&mut buf, options, key),
         None => Verifier::new(&mut buf, options),
     };
+    feed_reads(reader, |chunk| verifier.feed(chunk).is_ok())?;
+    Ok(verifier.finish())
+}
+
+/// Reads `reader` to its end, 64 KiB at a time, handing each read to
+/// `feed` until it returns false (a verifier that found a failure: its
+/// verdict holds it, and the rest need not be read).
+pub(crate) fn feed_reads(
+    mut reader: impl Read,
+    mut feed: impl FnMut(&[u8]) -> bool,
+) -> io::Result<()> {
     let mut chunk = vec![0; CHUNK];
     loop {
         let n = match reader.read(&mut chunk) {
-            Ok(0) => break,
+            Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        if verifier.feed(chunk.get(..n).unwrap_or_default()).is_err() {
-            // The verdict holds the failure; the rest need not be read.
-            break;
+        if !feed(chunk.get(..n).unwrap_or_default()) {
+            return Ok(());
         }
     }
-    Ok(verifier.finish())
 }
 
 /// Verifies the log at `path` (see [`verify_reader`]). It takes no lock: a
